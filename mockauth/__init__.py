@@ -1,0 +1,60 @@
+"""mockauth: a mock auth server and test harness.
+
+>>> from mockauth import MockAuth
+>>> auth = MockAuth.from_fixtures()           # the bundled users and settings
+>>> with auth.serve() as server:               # doctest: +SKIP
+...     requests.post(server.url + "/auth/login", data={"username": ..., "password": ...})
+"""
+
+from __future__ import annotations
+
+from ._clock import Clock as Clock
+from ._core import MockAuth as MockAuth
+from ._errors import ConfigError as ConfigError
+from ._errors import Disconnected as Disconnected
+from ._errors import FixtureError as FixtureError
+from ._errors import MockAuthError as MockAuthError
+from ._errors import ModeError as ModeError
+from ._errors import ServerError as ServerError
+from ._errors import SpecError as SpecError
+from ._errors import UnknownUserError as UnknownUserError
+from ._journal import Entry as Entry
+from ._journal import Journal as Journal
+from ._journal import JournalAssertionError as JournalAssertionError
+from ._modes import MODES as MODES
+from ._modes import Arming as Arming
+from ._modes import Mode as Mode
+from ._settings import Settings as Settings
+from ._spec import default_fixtures_path as default_fixtures_path
+from ._spec import default_spec_path as default_spec_path
+from ._transports import Interceptor as Interceptor
+from ._transports import Server as Server
+from ._users import User as User
+from ._users import load_fixtures as load_fixtures
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "MODES",
+    "Arming",
+    "Clock",
+    "ConfigError",
+    "Disconnected",
+    "Entry",
+    "FixtureError",
+    "Interceptor",
+    "Journal",
+    "JournalAssertionError",
+    "MockAuth",
+    "MockAuthError",
+    "Mode",
+    "ModeError",
+    "ServerError",
+    "Settings",
+    "SpecError",
+    "UnknownUserError",
+    "User",
+    "default_fixtures_path",
+    "default_spec_path",
+    "load_fixtures",
+]

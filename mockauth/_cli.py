@@ -1,0 +1,180 @@
+"""The ``mockauth`` command: serve, token, check, contract."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from . import __version__
+from ._core import MockAuth
+from ._errors import MockAuthError
+from ._settings import Settings, parse_setting
+from ._users import load_fixtures
+
+DEFAULT_PORT = 8765
+
+
+class _Parser(argparse.ArgumentParser):
+    """Bad usage: one line naming the flag, exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+class UsageError(Exception):
+    """A wrong flag value found after parsing; one line, exit status 2."""
+
+
+def _add_settings(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("settings (also the keys of a fixture file's settings: block)")
+    for field in dataclasses.fields(Settings):
+        group.add_argument(
+            "--" + field.name.replace("_", "-"),
+            dest=field.name,
+            metavar=field.name.upper(),
+            default=None,
+            help=f"{field.metadata['help']} (default: {field.default})",
+        )
+
+
+def _settings_from(args: argparse.Namespace) -> dict[str, Any]:
+    values = {}
+    for name in Settings.names():
+        text = getattr(args, name, None)
+        if text is not None:
+            try:
+                values[name] = parse_setting(name, text)
+            except MockAuthError as error:
+                raise UsageError(f"--{name.replace('_', '-')}: {error}") from None
+    return values
+
+
+def _load(args: argparse.Namespace) -> MockAuth:
+    return MockAuth.from_fixtures(args.fixtures, spec=args.spec, **_settings_from(args))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="mockauth",
+        description="A mock auth server and test harness.",
+    )
+    parser.add_argument("--version", action="version", version=f"mockauth {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    serve = commands.add_parser("serve", help="run the mock auth server")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default: {DEFAULT_PORT}; 0 picks a free one)")
+    serve.add_argument("--fixtures", metavar="PATH", help="fixture file or folder (default: the bundled fixtures)")
+    serve.add_argument("--spec", metavar="PATH", help="OpenAPI document (default: the bundled openapi.yaml)")
+    serve.add_argument(
+        "--mode", action="append", default=[], metavar="NAME[:KEY=VALUE...]",
+        help="arm an error mode at start, e.g. rate_limited:operation=login:times=2 (repeatable)",
+    )
+    _add_settings(serve)
+    serve.set_defaults(run=run_serve)
+
+    token = commands.add_parser("token", help="print a valid access token for a fixture user")
+    token.add_argument("user", help="username or email")
+    token.add_argument("--fixtures", metavar="PATH", help="fixture file or folder (default: the bundled fixtures)")
+    token.add_argument("--spec", metavar="PATH", help=argparse.SUPPRESS)
+    token.add_argument("--expires-in", type=int, metavar="SECONDS", help="lifetime; negative for an expired token")
+    _add_settings(token)
+    token.set_defaults(run=run_token)
+
+    check = commands.add_parser("check", help="validate fixture files")
+    check.add_argument("path", nargs="+", help="fixture file or folder")
+    check.set_defaults(run=run_check)
+    return parser
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    auth = _load(args)
+    for spec in args.mode:
+        try:
+            auth.modes.arm_spec(spec, source="cli")
+        except MockAuthError as error:
+            raise UsageError(f"--mode {spec}: {error}") from None
+    from ._transports import Server
+
+    server = Server(auth.app, args.host, args.port, quiet=False, on_stop=None)
+    server.start()
+    _print_banner(auth, server.url)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    server.stop()
+    print("mockauth: stopped", flush=True)
+    return 0
+
+
+def _print_banner(auth: MockAuth, url: str) -> None:
+    settings = auth.settings
+    print(f"mockauth {__version__} serving {url}  ({settings.algorithm}, issuer {settings.issuer!r})")
+    print(f"  fixtures: {auth.fixtures_path}")
+    print(f"  users ({len(auth.users)}):")
+    for user in auth.users.values():
+        notes = [f"email {user.email}"] if user.email else []
+        notes += [flag for flag in ("locked", "disabled") if getattr(user, flag)]
+        notes += [f"mode {user.mode}"] if user.mode else []
+        print(f"    {user.username}" + (f"  ({', '.join(notes)})" if notes else ""))
+    for arming in auth.modes.armed():
+        if arming.source == "cli":
+            print(f"  armed: {arming.mode.name} {arming.as_dict()}")
+    first = next(iter(auth.users.values()), None)
+    if first is not None:
+        print("  try:")
+        print(
+            f'    curl -X POST "{url}/auth/login" -d "username={first.username}" -d "password={first.password}"'
+        )
+    print(f"  dashboard: {url}/_mockauth/   (Ctrl-C to stop)", flush=True)
+
+
+def run_token(args: argparse.Namespace) -> int:
+    auth = _load(args)
+    user = auth.find_user(args.user)
+    if user is None:
+        raise UsageError(f"user {args.user!r}: not in the fixtures (users: {', '.join(auth.users)})")
+    if auth.settings.algorithm != "HS256" and not auth.settings.key_file:
+        print(
+            "mockauth: warning: no --key-file, so this token is signed with a key made for this "
+            "command alone and no server will accept it",
+            file=sys.stderr,
+        )
+    print(auth.issue_token(user.username, expires_in=args.expires_in))
+    return 0
+
+
+def run_check(args: argparse.Namespace) -> int:
+    for path in args.path:
+        fixtures = load_fixtures(path)
+        names = ", ".join(user.username for user in fixtures.users)
+        print(f"{path}: ok, {len(fixtures.users)} users ({names})")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        code: int = args.run(args)
+        return code
+    except (UsageError, MockAuthError) as error:
+        print(f"mockauth {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,185 @@
+"""HTTP plumbing the app needs and Werkzeug does not give: JSON errors, bounded bodies,
+strict form and JSON parsing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import parse_qsl
+
+from werkzeug.wrappers import Request, Response
+
+JSON = "application/json"
+FORM = "application/x-www-form-urlencoded"
+MAX_FIELDS = 100
+
+
+class ApiError(Exception):
+    """An answer other than success: a status, an error code and a human sentence."""
+
+    def __init__(
+        self,
+        status: int,
+        error: str,
+        description: str,
+        headers: Iterable[tuple[str, str]] = (),
+    ) -> None:
+        super().__init__(description)
+        self.status = status
+        self.error = error
+        self.description = description
+        self.headers = list(headers)
+
+    def response(self) -> Response:
+        return json_response(
+            {"error": self.error, "error_description": self.description},
+            self.status,
+            self.headers,
+        )
+
+
+def json_response(
+    body: Any, status: int = 200, headers: Iterable[tuple[str, str]] = ()
+) -> Response:
+    return Response(
+        json.dumps(body, separators=(",", ":"), ensure_ascii=False),
+        status=status,
+        headers=list(headers),
+        content_type=JSON,
+    )
+
+
+def bad_request(description: str) -> ApiError:
+    return ApiError(400, "invalid_request", description)
+
+
+def read_body(request: Request, limit: int) -> bytes:
+    """The whole body, or 413 past `limit` bytes.
+
+    Werkzeug's dev server would silently cut a chunked body at ``max_content_length``,
+    so a body without Content-Length is read here up to one byte past the limit.
+    """
+    too_large = ApiError(
+        413, "request_too_large", f"The request body is larger than {limit} bytes.",
+        [("Connection", "close")],
+    )
+    length = request.content_length
+    stream = request.environ["wsgi.input"]
+    if length is not None:
+        if length > limit:
+            raise too_large
+        return stream.read(length) if length else b""
+    if not request.environ.get("wsgi.input_terminated"):
+        return b""
+    chunks, size = [], 0
+    while size <= limit:
+        chunk = stream.read(min(65536, limit + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    if size > limit:
+        raise too_large
+    return b"".join(chunks)
+
+
+def parse_body(request: Request, limit: int, *, form: bool = True) -> dict[str, Any]:
+    """The body as a mapping: form-urlencoded (when `form`) or a JSON object."""
+    body = read_body(request, limit)
+    mimetype = request.mimetype
+    if not mimetype and not body:
+        return {}
+    if mimetype == JSON or mimetype.endswith("+json"):
+        return _parse_json(body)
+    if form and mimetype == FORM:
+        return _parse_form(body)
+    accepted = f"{FORM} or {JSON}" if form else JSON
+    raise ApiError(
+        415, "unsupported_media_type",
+        f"The body must be {accepted}, not {mimetype or 'untyped'}.",
+    )
+
+
+def _parse_form(body: bytes) -> dict[str, str]:
+    try:
+        text = body.decode("utf-8")
+        pairs = parse_qsl(text, keep_blank_values=True, errors="strict", max_num_fields=MAX_FIELDS)
+    except UnicodeDecodeError:
+        raise bad_request("The form body is not valid UTF-8.") from None
+    except ValueError:
+        raise bad_request(f"The form body has more than {MAX_FIELDS} fields.") from None
+    fields: dict[str, str] = {}
+    for key, value in pairs:
+        if key in fields:
+            raise bad_request(f"The field {key!r} appears more than once.")
+        fields[key] = value
+    return fields
+
+
+def _parse_json(body: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(body, object_pairs_hook=_no_duplicates)
+    except UnicodeDecodeError:
+        raise bad_request("The JSON body is not valid UTF-8.") from None
+    except RecursionError:
+        raise bad_request("The JSON body is nested too deeply.") from None
+    except _DuplicateKey as error:
+        raise bad_request(f"The field {error.args[0]!r} appears more than once.") from None
+    except ValueError as error:
+        raise bad_request(f"The body is not valid JSON: {error}.") from None
+    if not isinstance(value, dict):
+        raise bad_request("The JSON body must be an object.")
+    return value
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _DuplicateKey(key)
+        result[key] = value
+    return result
+
+
+def required_strings(params: Mapping[str, Any], *names: str) -> list[str]:
+    """The named fields, each a non-empty string, or 400 naming the first that is not."""
+    values = []
+    for name in names:
+        value = params.get(name)
+        if value is None:
+            raise bad_request(f"The field {name!r} is required.")
+        if not isinstance(value, str):
+            raise bad_request(f"The field {name!r} must be a string.")
+        if not value:
+            raise bad_request(f"The field {name!r} must not be empty.")
+        values.append(value)
+    return values
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token of an ``Authorization: Bearer`` header, '' if malformed, None if absent."""
+    header = request.headers.get("Authorization")
+    if header is None:
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or " " in token:
+        return ""
+    return token
+
+
+def www_authenticate(error: str | None = None, description: str | None = None) -> tuple[str, str]:
+    """RFC 6750 section 3: no error attribute when the request carried no token."""
+    value = 'Bearer realm="mockauth"'
+    if error:
+        # RFC 6750 has only invalid_request, invalid_token, insufficient_scope;
+        # an expired token is an invalid_token there.
+        value += ', error="invalid_token"'
+        if description:
+            value += ', error_description="' + description.replace('"', "'") + '"'
+    return ("WWW-Authenticate", value)

@@ -1,0 +1,139 @@
+from __future__ import annotations
+
+import itertools
+import threading
+from collections import deque
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ._errors import MockAuthError
+
+# Request fields whose values never reach the journal.
+SECRET_FIELDS = frozenset({"password", "refresh_token", "access_token", "token", "client_secret"})
+REDACTED = "[redacted]"
+
+
+def redact(params: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        key: REDACTED if key in SECRET_FIELDS else (value if isinstance(value, str) else repr(value))
+        for key, value in params.items()
+    }
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One request as the mock saw it. Passwords and tokens are never stored."""
+
+    id: int
+    time: float
+    method: str
+    path: str
+    operation: str | None
+    status: int
+    user: str | None = None
+    modes: tuple[str, ...] = ()
+    error: str | None = None
+    params: Mapping[str, str] = field(default_factory=dict)
+    duration_ms: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        values = asdict(self)
+        values["modes"] = list(self.modes)
+        values["params"] = dict(self.params)
+        return values
+
+
+class JournalAssertionError(AssertionError, MockAuthError):
+    """An expectation about the journal did not hold."""
+
+
+class Journal:
+    """The requests the mock answered, newest last, at most ``size`` kept.
+
+    ``total`` counts every request since the last clear, dropped ones too::
+
+        auth.journal.assert_called("login", user="user@example.com", times=1)
+        assert auth.journal.count("me") == 3
+    """
+
+    def __init__(self, size: int = 1000) -> None:
+        self._lock = threading.Lock()
+        self._entries: deque[Entry] = deque(maxlen=size)
+        self._ids = itertools.count(1)
+        self.total = 0
+
+    def record(self, **values: Any) -> Entry:
+        with self._lock:
+            entry = Entry(id=next(self._ids), **values)
+            self._entries.append(entry)
+            self.total += 1
+            return entry
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self.total = 0
+
+    def resize(self, size: int) -> None:
+        with self._lock:
+            self._entries = deque(self._entries, maxlen=size)
+
+    def entries(
+        self,
+        operation: str | None = None,
+        *,
+        user: str | None = None,
+        status: int | None = None,
+        after: int | None = None,
+    ) -> list[Entry]:
+        """Entries, oldest first, filtered by operation, user, status or id."""
+        with self._lock:
+            snapshot = list(self._entries)
+        return [
+            e for e in snapshot
+            if (operation is None or e.operation == operation)
+            and (user is None or e.user == user)
+            and (status is None or e.status == status)
+            and (after is None or e.id > after)
+        ]
+
+    def count(self, operation: str | None = None, *, user: str | None = None, status: int | None = None) -> int:
+        return len(self.entries(operation, user=user, status=status))
+
+    def assert_called(
+        self,
+        operation: str,
+        *,
+        user: str | None = None,
+        status: int | None = None,
+        times: int | None = None,
+    ) -> list[Entry]:
+        """Assert the operation was called (exactly `times` times if given); returns the calls."""
+        found = self.entries(operation, user=user, status=status)
+        what = operation + "".join(
+            f" {k}={v!r}" for k, v in (("user", user), ("status", status)) if v is not None
+        )
+        if times is None and not found:
+            raise JournalAssertionError(f"expected {what} to be called; it never was{self._recent()}")
+        if times is not None and len(found) != times:
+            raise JournalAssertionError(
+                f"expected {what} to be called {times} time(s), it was called {len(found)}{self._recent()}"
+            )
+        return found
+
+    def assert_not_called(self, operation: str, *, user: str | None = None) -> None:
+        self.assert_called(operation, user=user, times=0)
+
+    def _recent(self) -> str:
+        lines = [
+            f"  {e.method} {e.path} -> {e.status} user={e.user} modes={','.join(e.modes) or '-'}"
+            for e in self.entries()[-10:]
+        ]
+        return "\nlast requests:\n" + "\n".join(lines) if lines else " (the journal is empty)"
+
+    def __iter__(self) -> Iterator[Entry]:
+        return iter(self.entries())
+
+    def __len__(self) -> int:
+        return len(self._entries)

@@ -1,0 +1,401 @@
+"""The error-mode table and the rules for arming modes.
+
+A mode is data: what it answers (status, error code, headers) and where it applies.
+An *arming* is a mode put into force with a scope: everywhere, for one operation, for
+one user, for the next N matching requests, or with a seeded probability.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._errors import ModeError
+
+TOKEN_OPERATIONS = ("login", "refresh")
+API_OPERATIONS = ("login", "refresh", "me", "logout", "jwks", "openid_configuration", "health")
+_EVERYWHERE = frozenset(API_OPERATIONS)
+
+
+@dataclass(frozen=True)
+class Mode:
+    """One way to fail. ``effect`` says what the app does with it:
+
+    error: answer ``status`` with the JSON error ``error``;
+    expire: login issues already-expired tokens, token checks answer ``token_expired``;
+    delay: wait ``delay`` seconds first (combines with any other mode);
+    malformed: 200 with a JSON content type and a body that is not JSON;
+    incomplete: 200 with valid JSON that lacks ``access_token``;
+    disconnect: close the connection without an answer.
+    """
+
+    name: str
+    effect: str
+    operations: frozenset[str]
+    summary: str
+    status: int = 200
+    error: str | None = None
+    error_description: str = ""
+    options: Mapping[str, float] = field(default_factory=dict)
+    # Response headers whose value is one of the options: header name -> option name.
+    option_headers: Mapping[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "status": self.status,
+            "error": self.error,
+            "description": self.summary,
+            "operations": sorted(self.operations),
+            "options": dict(self.options),
+        }
+
+
+MODES: dict[str, Mode] = {
+    mode.name: mode
+    for mode in [
+        Mode(
+            "invalid_credentials", "error", frozenset({"login"}),
+            "Login answers 401 even for the right password.",
+            401, "invalid_credentials", "The username or password is incorrect.",
+        ),
+        Mode(
+            "expired_token", "expire", frozenset({"login", "refresh", "me", "logout"}),
+            "Login issues tokens that are already expired; token checks answer token_expired.",
+            401, "token_expired", "The token has expired.",
+        ),
+        Mode(
+            "invalid_token", "error", frozenset({"refresh", "me", "logout"}),
+            "Every token is refused as invalid (401 invalid_token).",
+            401, "invalid_token", "The token is invalid.",
+        ),
+        Mode(
+            "account_locked", "error", frozenset({"login", "refresh"}),
+            "Login and refresh answer 403: the account is locked.",
+            403, "account_locked", "The account is locked.",
+        ),
+        Mode(
+            "account_disabled", "error", frozenset({"login", "refresh"}),
+            "Login and refresh answer 403: the account is disabled.",
+            403, "account_disabled", "The account is disabled.",
+        ),
+        Mode(
+            "rate_limited", "error", _EVERYWHERE,
+            "429 with Retry-After (option retry_after, seconds).",
+            429, "rate_limited", "Too many requests; retry later.",
+            {"retry_after": 30}, {"Retry-After": "retry_after"},
+        ),
+        Mode(
+            "server_error", "error", _EVERYWHERE,
+            "500 server_error.",
+            500, "server_error", "The server failed to handle the request.",
+        ),
+        Mode(
+            "unavailable", "error", _EVERYWHERE,
+            "503 with Retry-After (option retry_after, seconds).",
+            503, "temporarily_unavailable", "The service is temporarily unavailable.",
+            {"retry_after": 30}, {"Retry-After": "retry_after"},
+        ),
+        Mode(
+            "slow", "delay", _EVERYWHERE,
+            "Waits (option delay, seconds) before answering; combines with any other mode.",
+            options={"delay": 1.0},
+        ),
+        Mode(
+            "malformed_response", "malformed", _EVERYWHERE,
+            "200 with a JSON content type and a body that is not valid JSON.",
+        ),
+        Mode(
+            "incomplete_response", "incomplete", frozenset(TOKEN_OPERATIONS),
+            "200 with valid JSON that lacks access_token.",
+        ),
+        Mode(
+            "disconnect", "disconnect", _EVERYWHERE,
+            "The connection closes with no response at all.",
+        ),
+    ]
+}
+
+
+@dataclass(frozen=True)
+class Applied:
+    """A mode in force for one request, with its options filled in."""
+
+    mode: Mode
+    options: Mapping[str, float]
+
+    def headers(self) -> list[tuple[str, str]]:
+        return [
+            (header, str(int(self.options[option])))
+            for header, option in self.mode.option_headers.items()
+        ]
+
+
+@dataclass
+class Arming:
+    """A mode armed with a scope. ``times`` counts down and disarms it at zero."""
+
+    id: int
+    mode: Mode
+    options: dict[str, float]
+    operation: str | None = None
+    user: str | None = None
+    times: int | None = None
+    probability: float | None = None
+    seed: int | None = None
+    source: str = "api"
+    _random: random.Random | None = field(default=None, repr=False)
+
+    @property
+    def rank(self) -> int:
+        """Most specific first: user and operation, user, operation, everywhere."""
+        if self.user is not None:
+            return 1 if self.operation is not None else 2
+        return 3 if self.operation is not None else 4
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.mode.name,
+            "operation": self.operation,
+            "user": self.user,
+            "times": self.times,
+            "probability": self.probability,
+            "seed": self.seed,
+            "options": dict(self.options),
+            "source": self.source,
+        }
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What a request gets: at most one failure, and a delay from `slow`."""
+
+    failure: Applied | None = None
+    delay: Applied | None = None
+
+    @property
+    def names(self) -> list[str]:
+        return [applied.mode.name for applied in (self.delay, self.failure) if applied]
+
+
+NOTHING = Selection()
+
+
+def lookup(name: str) -> Mode:
+    try:
+        return MODES[name]
+    except KeyError:
+        raise ModeError(
+            f"unknown mode {name!r} (known: {', '.join(sorted(MODES))})"
+        ) from None
+
+
+def fill_options(mode: Mode, given: Mapping[str, Any]) -> dict[str, float]:
+    """The mode's default options overridden by `given`, each checked."""
+    options = dict(mode.options)
+    for key, value in given.items():
+        if key not in mode.options:
+            known = ", ".join(mode.options) or "none"
+            raise ModeError(f"mode {mode.name!r}: unknown option {key!r} (options: {known})")
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ModeError(
+                f"mode {mode.name!r}: option {key!r} must be a number, got {value!r}"
+            ) from None
+        if isinstance(value, bool) or not number >= 0 or number > 86400:
+            raise ModeError(
+                f"mode {mode.name!r}: option {key!r} must be between 0 and 86400, got {value!r}"
+            )
+        options[key] = number
+    return options
+
+
+SCOPE_KEYS = ("operation", "user", "times", "probability", "seed")
+
+
+def parse_spec(text: str) -> tuple[str, dict[str, str]]:
+    """``"slow:delay=2:times=3"`` -> ``("slow", {"delay": "2", "times": "3"})``."""
+    name, *pairs = [part.strip() for part in text.strip().split(":")]
+    values: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ModeError(f"mode {text!r}: expected NAME[:option=value...], got {pair!r}")
+        values[key.strip()] = value.strip()
+    lookup(name)
+    return name, values
+
+
+class ModeBoard:
+    """The armed modes, and the choice of which apply to a request.
+
+    Precedence, when several match: a mode named in the request's ``X-Mockauth-Mode``
+    header first, then modes armed for the user and operation, for the user, for the
+    operation, and last for everywhere; among equals the most recently armed. A request
+    gets at most one failing mode plus, independently, one ``slow`` delay. A mode with
+    ``times`` only counts down when it is the one applied.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._armed: dict[int, Arming] = {}
+        self._ids = itertools.count(1)
+
+    def arm(
+        self,
+        name: str,
+        *,
+        operation: str | None = None,
+        user: str | None = None,
+        times: int | None = None,
+        probability: float | None = None,
+        seed: int | None = None,
+        source: str = "api",
+        **options: Any,
+    ) -> Arming:
+        mode = lookup(name)
+        if operation is not None:
+            if operation not in API_OPERATIONS:
+                raise ModeError(
+                    f"mode {name!r}: unknown operation {operation!r} "
+                    f"(operations: {', '.join(API_OPERATIONS)})"
+                )
+            if operation not in mode.operations:
+                raise ModeError(
+                    f"mode {name!r} does not apply to operation {operation!r} "
+                    f"(it applies to: {', '.join(sorted(mode.operations))})"
+                )
+        if user is not None and (not isinstance(user, str) or not user):
+            raise ModeError(f"mode {name!r}: user must be a non-empty string, got {user!r}")
+        if times is not None and (isinstance(times, bool) or not isinstance(times, int) or times < 1):
+            raise ModeError(f"mode {name!r}: times must be a whole number of at least 1, got {times!r}")
+        if probability is not None and (
+            isinstance(probability, bool)
+            or not isinstance(probability, (int, float))
+            or not 0 <= probability <= 1
+        ):
+            raise ModeError(
+                f"mode {name!r}: probability must be a number from 0 to 1, got {probability!r}"
+            )
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise ModeError(f"mode {name!r}: seed must be a whole number, got {seed!r}")
+        filled = fill_options(mode, options)
+        with self._lock:
+            arming = Arming(
+                next(self._ids), mode, filled, operation, user, times,
+                None if probability is None else float(probability), seed, source,
+                None if probability is None else random.Random(seed),
+            )
+            self._armed[arming.id] = arming
+        return arming
+
+    def arm_spec(self, text: str, *, source: str = "api", **scope: Any) -> Arming:
+        """Arm from ``NAME[:key=value...]``, where keys are scope keys or mode options."""
+        name, values = parse_spec(text)
+        kwargs: dict[str, Any] = dict(scope)
+        for key, value in values.items():
+            if key in ("times", "seed"):
+                kwargs[key] = _number(name, key, value, int)
+            elif key == "probability":
+                kwargs[key] = _number(name, key, value, float)
+            else:
+                kwargs[key] = value
+        return self.arm(name, source=source, **kwargs)
+
+    def disarm(self, arming_id: int | None = None, *, name: str | None = None) -> int:
+        """Disarm one arming by id, every arming of a mode by name, or everything."""
+        with self._lock:
+            if arming_id is not None:
+                if self._armed.pop(arming_id, None) is None:
+                    raise ModeError(f"no armed mode with id {arming_id}")
+                return 1
+            if name is not None:
+                lookup(name)
+                doomed = [a.id for a in self._armed.values() if a.mode.name == name]
+            else:
+                doomed = list(self._armed)
+            for key in doomed:
+                del self._armed[key]
+            return len(doomed)
+
+    def disarm_user_fixture(self, username: str) -> None:
+        """Disarm the mode a user carries in its fixture entry."""
+        with self._lock:
+            for key in [
+                a.id for a in self._armed.values() if a.source == "fixture" and a.user == username
+            ]:
+                del self._armed[key]
+
+    def armed(self) -> list[Arming]:
+        with self._lock:
+            return list(self._armed.values())
+
+    def select(
+        self, operation: str, user: str | None, requested: Iterable[Applied] = ()
+    ) -> Selection:
+        """Choose the modes for one request and count down their ``times``."""
+        failure: Applied | None = None
+        delay: Applied | None = None
+        for applied in requested:  # the request's own header outranks everything
+            if operation not in applied.mode.operations:
+                continue
+            if applied.mode.effect == "delay":
+                delay = delay or applied
+            else:
+                failure = failure or applied
+        if not self._armed:
+            return Selection(failure, delay) if failure or delay else NOTHING
+        with self._lock:
+            candidates = sorted(
+                (
+                    a for a in self._armed.values()
+                    if operation in a.mode.operations
+                    and (a.operation is None or a.operation == operation)
+                    and (a.user is None or a.user == user)
+                ),
+                key=lambda a: (a.rank, -a.id),
+            )
+            for arming in candidates:
+                is_delay = arming.mode.effect == "delay"
+                if (delay if is_delay else failure) is not None:
+                    continue
+                if arming._random is not None and arming.probability is not None:
+                    if arming._random.random() >= arming.probability:
+                        continue
+                applied = Applied(arming.mode, arming.options)
+                if is_delay:
+                    delay = applied
+                else:
+                    failure = applied
+                if arming.times is not None:
+                    arming.times -= 1
+                    if arming.times <= 0:
+                        del self._armed[arming.id]
+                if failure and delay:
+                    break
+        return Selection(failure, delay)
+
+
+def parse_header(value: str) -> list[Applied]:
+    """The ``X-Mockauth-Mode`` header: ``name[:option=value...]``, comma-separated."""
+    applied = []
+    for item in value.split(","):
+        if not item.strip():
+            continue
+        name, values = parse_spec(item)
+        mode = MODES[name]
+        applied.append(Applied(mode, fill_options(mode, values)))
+    return applied
+
+
+def _number(name: str, key: str, value: str, kind: type[int] | type[float]) -> Any:
+    try:
+        return kind(value)
+    except ValueError:
+        raise ModeError(f"mode {name!r}: {key} must be a number, got {value!r}") from None

@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+import dataclasses
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._errors import ConfigError
+
+ALGORITHMS = ("HS256", "RS256", "ES256")
+# Known to every copy of mockauth: fine on loopback, refused on any other address.
+DEFAULT_SECRET = "mockauth-default-secret-not-for-production-use"
+
+
+def _doc(text: str) -> dict[str, str]:
+    return {"help": text}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Every option of the mock, under the same name everywhere.
+
+    The names are the keywords of ``MockAuth(...)``, the keys of a fixture file's
+    ``settings:`` block, the ``mockauth serve`` flags (``--access-token-lifetime``) and
+    the keywords of ``@pytest.mark.mockauth(...)``.
+    """
+
+    issuer: str = field(default="mockauth", metadata=_doc("the iss claim of every token"))
+    audience: str = field(default="mockauth", metadata=_doc("the aud claim of every token"))
+    algorithm: str = field(default="HS256", metadata=_doc("JWT signing algorithm: HS256, RS256 or ES256"))
+    secret: str = field(
+        default=DEFAULT_SECRET, metadata=_doc("HMAC secret for HS256, at least 32 bytes")
+    )
+    key_file: str | None = field(
+        default=None,
+        metadata=_doc("PEM private key for RS256/ES256 (generated at start when not given)"),
+    )
+    access_token_lifetime: int = field(default=900, metadata=_doc("access token lifetime, seconds"))
+    refresh_token_lifetime: int = field(
+        default=86400, metadata=_doc("refresh token lifetime, seconds")
+    )
+    max_body_size: int = field(
+        default=65536, metadata=_doc("largest request body accepted, bytes (413 beyond)")
+    )
+    mode_header: bool = field(
+        default=True, metadata=_doc("honour the X-Mockauth-Mode request header")
+    )
+    journal_size: int = field(
+        default=1000, metadata=_doc("journal entries kept; the oldest are dropped beyond it")
+    )
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            expected = _TYPES[f.name]
+            if value is None and f.default is None:
+                continue
+            if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+                raise ConfigError(
+                    f"setting {f.name!r}: expected {expected.__name__}, got {value!r}"
+                )
+        if self.algorithm not in ALGORITHMS:
+            raise ConfigError(
+                f"setting 'algorithm': {self.algorithm!r} is not one of {', '.join(ALGORITHMS)}"
+            )
+        if self.algorithm == "HS256" and len(self.secret.encode()) < 32:
+            raise ConfigError(
+                "setting 'secret': an HS256 secret must be at least 32 bytes (RFC 7518 3.2)"
+            )
+        for name in ("access_token_lifetime", "refresh_token_lifetime", "max_body_size", "journal_size"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"setting {name!r}: must be a positive number")
+        for name in ("issuer", "audience"):
+            if not getattr(self, name):
+                raise ConfigError(f"setting {name!r}: must not be empty")
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(cls))
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some settings changed; unknown names raise ConfigError."""
+        check_names(changes)
+        return dataclasses.replace(self, **changes)
+
+    def public(self) -> dict[str, Any]:
+        """The settings without the secret, for the control API."""
+        values = dataclasses.asdict(self)
+        values["secret"] = "[redacted]" if self.algorithm == "HS256" else None
+        return values
+
+
+def _field_types() -> dict[str, type]:
+    """Each setting's type, read off the annotations (``str | None`` gives ``str``)."""
+    types = {}
+    for name, hint in typing.get_type_hints(Settings).items():
+        args = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        types[name] = args[0] if args else hint
+    return types
+
+
+_TYPES = _field_types()
+
+
+def check_names(values: Mapping[str, Any], where: str = "setting") -> None:
+    unknown = [name for name in values if name not in Settings.names()]
+    if unknown:
+        raise ConfigError(
+            f"{where} {unknown[0]!r}: unknown (known: {', '.join(Settings.names())})"
+        )
+
+
+def parse_setting(name: str, text: str) -> Any:
+    """Turn a command-line string into the setting's type."""
+    expected = _TYPES[name]
+    if expected is bool:
+        lowered = text.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"setting {name!r}: expected true or false, got {text!r}")
+    if expected is int:
+        try:
+            return int(text)
+        except ValueError:
+            raise ConfigError(f"setting {name!r}: expected a whole number, got {text!r}") from None
+    return text

@@ -1,0 +1,93 @@
+"""The OpenAPI document: where it lives, and the route table its operationIds give."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from werkzeug.routing import Map, Rule
+
+from ._errors import SpecError
+
+CONTROL_TAG = "mockauth-control"
+_PACKAGE = Path(__file__).resolve().parent
+_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
+def bundled(name: str) -> Path:
+    """A file shipped in the wheel (``openapi.yaml``, ``fixtures``); in a source checkout
+    the same file at the repository top."""
+    for candidate in (_PACKAGE / name, _PACKAGE.parent / name):
+        if candidate.exists():
+            return candidate
+    raise SpecError(f"{name}: not found in the mockauth package; reinstall mockauth")
+
+
+def default_spec_path() -> Path:
+    return bundled("openapi.yaml")
+
+
+def default_fixtures_path() -> Path:
+    return bundled("fixtures")
+
+
+@dataclass(frozen=True)
+class Operation:
+    operation_id: str
+    method: str
+    path: str
+    tags: tuple[str, ...]
+
+    @property
+    def control(self) -> bool:
+        return CONTROL_TAG in self.tags
+
+
+@dataclass(frozen=True)
+class Spec:
+    path: Path
+    text: str
+    document: Mapping[str, Any]
+    operations: tuple[Operation, ...]
+
+    def url_map(self) -> Map:
+        """A Werkzeug URL map with one rule per operation; the endpoint is the operationId."""
+        rules = [
+            Rule(re.sub(r"\{(\w+)\}", r"<\1>", op.path), endpoint=op.operation_id, methods=[op.method])
+            for op in self.operations
+        ]
+        return Map(rules, strict_slashes=False, merge_slashes=False)
+
+
+@lru_cache(maxsize=8)
+def load_spec(path: str | Path | None = None) -> Spec:
+    """Read and index an OpenAPI document (the bundled one by default); cached per path."""
+    file = Path(path) if path is not None else default_spec_path()
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise SpecError(f"{file}: cannot read the OpenAPI document ({error})") from None
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise SpecError(f"{file}: invalid YAML: {error}") from None
+    if not isinstance(document, Mapping) or not isinstance(document.get("paths"), Mapping):
+        raise SpecError(f"{file}: not an OpenAPI document (no 'paths' mapping)")
+    operations = []
+    for route, item in document["paths"].items():
+        for method in _METHODS:
+            if not isinstance(item, Mapping) or method not in item:
+                continue
+            definition = item[method]
+            operation_id = definition.get("operationId")
+            if not operation_id:
+                raise SpecError(f"{file}: paths.{route}.{method}: operationId is required")
+            operations.append(
+                Operation(operation_id, method.upper(), route, tuple(definition.get("tags", ())))
+            )
+    return Spec(file, text, document, tuple(operations))

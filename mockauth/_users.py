@@ -1,0 +1,229 @@
+"""Fixture users: the YAML format, its validation, and the User record."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ._errors import ConfigError, FixtureError
+from ._modes import parse_spec
+from ._settings import Settings, check_names
+
+# Claims the mock sets itself on every token; a user may not override them.
+RESERVED_CLAIMS = frozenset({"sub", "iat", "nbf", "exp", "iss", "aud", "jti"})
+_USER_FIELDS = ("username", "password", "email", "claims", "locked", "disabled", "mode")
+
+
+@dataclass(frozen=True)
+class User:
+    """A user the mock knows. ``mode`` is an error mode that always applies to this user,
+    e.g. ``"account_locked"`` or ``"slow:delay=2"``."""
+
+    username: str
+    password: str = field(repr=False)
+    email: str | None = None
+    claims: Mapping[str, Any] = field(default_factory=dict)
+    locked: bool = False
+    disabled: bool = False
+    mode: str | None = None
+
+    def __post_init__(self) -> None:
+        problem = _user_problem(dataclasses.asdict(self))
+        if problem:
+            raise ConfigError(f"user {self.username!r}: {problem}")
+
+    def public(self) -> dict[str, Any]:
+        """Everything but the password."""
+        return {
+            "username": self.username,
+            "email": self.email,
+            "claims": dict(self.claims),
+            "locked": self.locked,
+            "disabled": self.disabled,
+            "mode": self.mode,
+        }
+
+
+def user_from_mapping(entry: Any) -> User:
+    """Build a User from a YAML or JSON mapping; raises ConfigError naming the field."""
+    if not isinstance(entry, Mapping):
+        raise ConfigError(f"expected a mapping with username and password, got {_kind(entry)}")
+    problem = _user_problem(entry)
+    if problem:
+        raise ConfigError(problem)
+    values = dict(entry)
+    values["claims"] = dict(values.get("claims") or {})
+    return User(**values)
+
+
+def _user_problem(entry: Mapping[str, Any]) -> str | None:
+    """The first thing wrong with a user entry, as 'field: reason', or None."""
+    for key in entry:
+        if key not in _USER_FIELDS:
+            return f"{key}: unknown field (fields: {', '.join(_USER_FIELDS)})"
+    for key in ("username", "password"):
+        if key not in entry:
+            return f"{key}: required"
+        if not isinstance(entry[key], str) or not entry[key]:
+            return f"{key}: must be a non-empty string, got {_kind(entry[key])}"
+    if entry.get("email") is not None and not isinstance(entry["email"], str):
+        return f"email: must be a string, got {_kind(entry['email'])}"
+    claims = entry.get("claims")
+    if claims is not None:
+        if not isinstance(claims, Mapping):
+            return f"claims: must be a mapping of claim names to values, got {_kind(claims)}"
+        for name in claims:
+            if not isinstance(name, str):
+                return f"claims: claim names must be strings, got {name!r}"
+            if name in RESERVED_CLAIMS:
+                return f"claims.{name}: reserved, the mock sets it on every token"
+        try:
+            _check_json(claims)
+        except ValueError as error:
+            return f"claims: {error}"
+    for key in ("locked", "disabled"):
+        if key in entry and not isinstance(entry[key], bool):
+            return f"{key}: must be true or false, got {_kind(entry[key])}"
+    mode = entry.get("mode")
+    if mode is not None:
+        if not isinstance(mode, str):
+            return f"mode: must be a mode name like 'slow:delay=2', got {_kind(mode)}"
+        try:
+            parse_spec(mode)
+        except ConfigError as error:
+            return f"mode: {error}"
+    return None
+
+
+def _check_json(value: Any) -> None:
+    """Claims end up in a JWT: only JSON values, and no deeper than a sane limit."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > 32:
+            raise ValueError("nested deeper than 32 levels")
+        if isinstance(item, Mapping):
+            for key, child in item.items():
+                if not isinstance(key, str):
+                    raise ValueError(f"keys must be strings, got {key!r}")
+                stack.append((child, depth + 1))
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+        elif not (item is None or isinstance(item, (str, int, float, bool))):
+            raise ValueError(f"{_kind(item)} is not a JSON value")
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, str):
+        return f"{value!r}" if len(value) < 40 else "a long string"
+    return f"a {type(value).__name__}"
+
+
+@dataclass(frozen=True)
+class Fixtures:
+    """What a fixtures path holds: its users and its settings, and where they came from."""
+
+    users: tuple[User, ...]
+    settings: Mapping[str, Any]
+    files: tuple[Path, ...]
+
+
+def fixture_files(path: str | Path) -> list[Path]:
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+        if not files:
+            raise FixtureError(f"{path}: no .yaml or .yml files in this folder")
+        return files
+    if not path.exists():
+        raise FixtureError(f"{path}: no such file or folder")
+    return [path]
+
+
+def load_fixtures(path: str | Path) -> Fixtures:
+    """Read a fixture file, or every .yaml/.yml file in a folder.
+
+    Each file is a mapping with ``users:`` (a list) and an optional ``settings:`` block.
+    Every problem raises FixtureError naming the file, the user entry and the field.
+    """
+    users: dict[str, tuple[User, Path]] = {}
+    settings: dict[str, Any] = {}
+    files = fixture_files(path)
+    for file in files:
+        document = _read_yaml(file)
+        for key in document:
+            if key not in ("users", "settings"):
+                raise FixtureError(f"{file}: {key}: unknown top-level key (keys: users, settings)")
+        block = document.get("settings") or {}
+        if not isinstance(block, Mapping):
+            raise FixtureError(f"{file}: settings: must be a mapping, got {_kind(block)}")
+        try:
+            check_names(block, where="settings:")
+        except ConfigError as error:
+            raise FixtureError(f"{file}: {error}") from None
+        settings.update(block)
+        entries = document.get("users") or []
+        if not isinstance(entries, list):
+            raise FixtureError(f"{file}: users: must be a list of users, got {_kind(entries)}")
+        for index, entry in enumerate(entries):
+            label = f"users[{index}]"
+            if isinstance(entry, Mapping) and isinstance(entry.get("username"), str):
+                label += f" ({entry['username']})"
+            try:
+                user = user_from_mapping(entry)
+            except ConfigError as error:
+                raise FixtureError(f"{file}: {label}: {error}") from None
+            if user.username in users:
+                raise FixtureError(
+                    f"{file}: {label}: username: {user.username!r} is already defined "
+                    f"in {users[user.username][1]}"
+                )
+            users[user.username] = (user, file)
+    try:
+        Settings(**settings)
+    except ConfigError as error:
+        raise FixtureError(f"{', '.join(map(str, files))}: settings: {error}") from None
+    return Fixtures(tuple(user for user, _ in users.values()), settings, tuple(files))
+
+
+def _read_yaml(file: Path) -> Mapping[str, Any]:
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise FixtureError(f"{file}: not UTF-8 text") from None
+    except OSError as error:
+        raise FixtureError(f"{file}: cannot read: {error.strerror}") from None
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        where = ""
+        mark = getattr(error, "problem_mark", None)
+        if mark is not None:
+            where = f" (line {mark.line + 1}, column {mark.column + 1})"
+        problem = getattr(error, "problem", None) or "invalid YAML"
+        raise FixtureError(f"{file}: invalid YAML{where}: {problem}") from None
+    except RecursionError:
+        raise FixtureError(f"{file}: invalid YAML: nested too deeply") from None
+    if document is None:
+        return {}
+    if not isinstance(document, Mapping):
+        raise FixtureError(f"{file}: expected a mapping with 'users:' and 'settings:', got {_kind(document)}")
+    return document
+
+
+def index_users(users: Iterable[User]) -> dict[str, User]:
+    """Login names (username and email) to users."""
+    index: dict[str, User] = {}
+    for user in users:
+        if user.email:
+            index.setdefault(user.email, user)
+    for user in users:
+        index[user.username] = user
+    return index
