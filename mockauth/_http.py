@@ -101,7 +101,7 @@ def parse_body(request: Request, limit: int, *, form: bool = True) -> dict[str, 
     )
 
 
-def _parse_form(body: bytes) -> dict[str, str]:
+def _parse_form(body: bytes) -> dict[str, Any]:
     try:
         text = body.decode("utf-8")
         pairs = parse_qsl(text, keep_blank_values=True, errors="strict", max_num_fields=MAX_FIELDS)
@@ -109,12 +109,20 @@ def _parse_form(body: bytes) -> dict[str, str]:
         raise bad_request("The form body is not valid UTF-8.") from None
     except ValueError:
         raise bad_request(f"The form body has more than {MAX_FIELDS} fields.") from None
-    fields: dict[str, str] = {}
+    fields: dict[str, Any] = {}
     for key, value in pairs:
         if key in fields:
-            raise bad_request(f"The field {key!r} appears more than once.")
-        fields[key] = value
+            # Refused only when a field the operation reads is repeated (RFC 6749 3.2):
+            # unknown fields are ignored, repeated or not.
+            previous = fields[key]
+            fields[key] = Repeated([*previous, value] if isinstance(previous, Repeated) else [previous, value])
+        else:
+            fields[key] = value
     return fields
+
+
+class Repeated(list[str]):
+    """The values of a form field that appeared more than once."""
 
 
 def _parse_json(body: bytes) -> dict[str, Any]:
@@ -153,6 +161,8 @@ def required_strings(params: Mapping[str, Any], *names: str) -> list[str]:
         value = params.get(name)
         if value is None:
             raise bad_request(f"The field {name!r} is required.")
+        if isinstance(value, Repeated):
+            raise bad_request(f"The field {name!r} appears more than once.")
         if not isinstance(value, str):
             raise bad_request(f"The field {name!r} must be a string.")
         if not value:
