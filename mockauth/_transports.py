@@ -197,6 +197,11 @@ class Interceptor:
         self.mock.reset()
 
     @property
+    def url(self) -> str:
+        """The base URL answered in-process (the same as ``base_url``)."""
+        return self.base_url
+
+    @property
     def calls(self) -> Any:
         return self.mock.calls
 
