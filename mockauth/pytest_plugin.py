@@ -90,12 +90,12 @@ class TestConfig:
         for mode in self.modes:
             auth.fail(mode, source="marker")
         clock = self.clock
-        if "set" in clock:
+        if clock.get("freeze"):
+            auth.clock.freeze(float(clock["set"]) if "set" in clock else None)
+        elif "set" in clock:
             auth.clock.set(float(clock["set"]))
         if "advance" in clock:
             auth.clock.advance(float(clock["advance"]))
-        if clock.get("freeze"):
-            auth.clock.freeze()
 
 
 NO_CONFIG = TestConfig()
@@ -332,7 +332,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             for marker in reversed(markers):  # the closest marker (the function's) wins
                 if marker.args:
                     raise pytest.UsageError(
-                        f"{item.nodeid}: @pytest.mark.mockauth takes keywords only, "
+                        f"{item.nodeid}: @pytest.mark.mockauth: takes keywords only, "
                         f"got {marker.args!r}"
                     )
                 kwargs.update(marker.kwargs)
@@ -452,8 +452,10 @@ def mockauth_httpx(
 ) -> Iterator[httpx.Client]:
     """An ``httpx.Client`` with ``base_url`` set, answered in-process (a real client of
     --mockauth-target under that option): ``mockauth_httpx.post("/auth/login", data=...)``."""
-    import httpx
-
+    try:
+        import httpx
+    except ImportError:
+        pytest.fail("mockauth_httpx needs httpx: pip install 'mockauth[httpx]'", pytrace=False)
     if _mockauth_current is None:
         assert mockauth_target is not None
         client = httpx.Client(base_url=mockauth_target)

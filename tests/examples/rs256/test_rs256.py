@@ -1,0 +1,10 @@
+# tests/examples/rs256/test_rs256.py
+import jwt
+
+
+def test_tokens_verify_against_jwks(mockauth_httpx, mockauth_token):
+    token = mockauth_token("admin")
+    keys = mockauth_httpx.get("/.well-known/jwks.json").json()["keys"]
+    key = jwt.PyJWK(keys[0]).key
+    claims = jwt.decode(token, key, algorithms=["RS256"], audience="mockauth")
+    assert (claims["sub"], claims["iss"]) == ("admin", "https://auth.example.test")
