@@ -7,7 +7,7 @@ Fixtures (function scope unless noted)::
     mockauth_requests       ``requests`` calls to ``.url`` answered in-process (responses)
     mockauth_httpx          an ``httpx.Client`` whose base URL is answered in-process
     mockauth_token          factory: valid, expired or tampered tokens for any fixture user
-    mockauth_fixtures_path  (session) fixture file or folder; None means the bundled users
+    mockauth_fixtures_path  (session) fixture file or folder; None: the option, ini or bundled
     mockauth_settings       (session) settings for every test's mock, e.g. {"algorithm": "RS256"}
     mockauth_base_url       (session) the URL mockauth_requests and mockauth_httpx answer for
     mockauth_target         (session) the --mockauth-target URL, or None
@@ -201,6 +201,7 @@ class State:
     base_url: str
     passthrough: bool
     mocks: dict[tuple[Any, ...], MockAuth] = field(default_factory=dict)
+    test: TestConfig = NO_CONFIG  # the running test's marker, set by pytest_runtest_setup
     switch: _Switch = field(default_factory=_Switch)
     server: Server | None = None
 
@@ -317,6 +318,13 @@ def _check_url(name: str, url: str) -> str:
     return url.strip().rstrip("/")
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # Handed over here so the per-test fixture need not ask for `request`, which costs
+    # pytest a signature inspection every time it is asked for.
+    item.config.stash[STATE].test = item.stash.get(TEST_CONFIG, NO_CONFIG)
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     state = config.stash.get(STATE, None)
     if state is not None:
@@ -354,10 +362,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(scope="session")
-def mockauth_fixtures_path(pytestconfig: pytest.Config) -> Path | None:
-    """The fixture file or folder every test's mock loads; None means the bundled users.
-    From --mockauth-fixtures or the mockauth_fixtures ini key; override to choose in code."""
-    return pytestconfig.stash[STATE].fixtures
+def mockauth_fixtures_path() -> str | Path | None:
+    """The fixture file or folder every test's mock loads. None (the default) means the
+    --mockauth-fixtures option, the mockauth_fixtures ini key, or else the bundled users;
+    override it to choose in code. (No arguments: every test resolves it, so it stays cheap.)"""
+    return None
 
 
 @pytest.fixture(scope="session")
@@ -382,19 +391,20 @@ def mockauth_target(pytestconfig: pytest.Config) -> str | None:
 
 @pytest.fixture
 def _mockauth_current(
-    request: pytest.FixtureRequest,
+    pytestconfig: pytest.Config,
     mockauth_fixtures_path: str | Path | None,
     mockauth_settings: Mapping[str, Any],
-    mockauth_target: str | None,
 ) -> Iterator[MockAuth | None]:
-    """This test's mock, reset and configured by its marker; None under --mockauth-target."""
-    if mockauth_target is not None:
+    """This test's mock, reset and configured by its marker; None under --mockauth-target.
+    Every test pays for this fixture, so it asks for no more fixtures than it must."""
+    state = pytestconfig.stash[STATE]
+    if state.target is not None:
         yield None
         return
-    state = request.config.stash[STATE]
-    config = request.node.stash.get(TEST_CONFIG, NO_CONFIG)
+    config = state.test
     settings = {**mockauth_settings, **config.settings} if config.settings else mockauth_settings
-    auth = state.mock(mockauth_fixtures_path, settings, config.spec or state.spec)
+    fixtures = state.fixtures if mockauth_fixtures_path is None else mockauth_fixtures_path
+    auth = state.mock(fixtures, settings, config.spec or state.spec)
     auth.reset()
     if config is not NO_CONFIG:
         config.apply(auth)
@@ -414,10 +424,10 @@ def mockauth(_mockauth_current: MockAuth | None) -> MockAuth:
 
 
 @pytest.fixture
-def mockauth_url(request: pytest.FixtureRequest, _mockauth_current: MockAuth | None) -> str:
+def mockauth_url(pytestconfig: pytest.Config, _mockauth_current: MockAuth | None) -> str:
     """Base URL of a live HTTP server on 127.0.0.1 (one a session, started on first use),
     or the --mockauth-target URL."""
-    state = request.config.stash[STATE]
+    state = pytestconfig.stash[STATE]
     if state.target is not None:
         return state.target
     return state.live_server().url
@@ -433,11 +443,11 @@ class TargetDoor:
 
 @pytest.fixture
 def mockauth_requests(
-    request: pytest.FixtureRequest, _mockauth_current: MockAuth | None, mockauth_base_url: str
+    pytestconfig: pytest.Config, _mockauth_current: MockAuth | None, mockauth_base_url: str
 ) -> Iterator[Interceptor | TargetDoor]:
     """``requests`` calls to ``mockauth_requests.url`` answered in-process through
     ``responses``; other URLs pass through (ini mockauth_passthrough = false: they fail)."""
-    state = request.config.stash[STATE]
+    state = pytestconfig.stash[STATE]
     if _mockauth_current is None:
         assert state.target is not None
         yield TargetDoor(state.target)
@@ -561,10 +571,12 @@ def tamper(token: str) -> str:
 
 @pytest.fixture
 def mockauth_token(
+    pytestconfig: pytest.Config,
     _mockauth_current: MockAuth | None,
-    mockauth_target: str | None,
     mockauth_fixtures_path: str | Path | None,
 ) -> TokenFactory:
     """A factory of valid, expired and tampered access tokens:
     ``mockauth_token("admin", expired=True)``."""
-    return TokenFactory(_mockauth_current, mockauth_target, mockauth_fixtures_path)
+    state = pytestconfig.stash[STATE]
+    fixtures = state.fixtures if mockauth_fixtures_path is None else mockauth_fixtures_path
+    return TokenFactory(_mockauth_current, state.target, fixtures)

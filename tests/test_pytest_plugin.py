@@ -260,8 +260,8 @@ def test_fixtures_option_and_overriding_fixtures_in_conftest(pytester: pytest.Py
         """
         import jwt
 
-        def test_overrides(mockauth, mockauth_httpx, mockauth_fixtures_path):
-            assert mockauth_fixtures_path.name == "auth-fixtures"
+        def test_overrides(mockauth, mockauth_httpx):
+            assert mockauth.fixtures_path.name == "auth-fixtures"
             assert str(mockauth_httpx.base_url) == "http://auth.internal"
             form = {"username": "dave", "password": "davepassword"}
             login = mockauth_httpx.post("/auth/login", data=form)
