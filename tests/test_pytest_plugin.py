@@ -126,15 +126,15 @@ def test_examples_against_a_real_deployment_skip_mock_only_tests(
     pytester: pytest.Pytester, target: str
 ) -> None:
     copy_examples(pytester)
-    # The rs256 folder configures the mock's signing; the deployment signs HS256.
+    # test_example_rs256.py configures the mock's signing; the deployment signs HS256.
     result = pytester.runpytest(
-        "-rs", "--import-mode=importlib", "--mockauth-target", target, "--ignore=rs256"
+        "-rs", "--import-mode=importlib", "--mockauth-target", target, "--ignore=test_example_rs256.py"
     )
     # Mock-only: the 3 tests of the mockauth fixture, the 3 with a marker, the 2 expired tokens.
     result.assert_outcomes(passed=9, skipped=8)
     result.stdout.fnmatch_lines([
-        "SKIPPED*test_marker.py*needs mock-only control (@pytest.mark.mockauth(mode))*",
-        "SKIPPED*test_mock_control.py*needs mock-only control (the mockauth fixture*"
+        "SKIPPED*test_example_marker.py*needs mock-only control (@pytest.mark.mockauth(mode))*",
+        "SKIPPED*test_example_mock_control.py*needs mock-only control (the mockauth fixture*"
         "--mockauth-target http://127.0.0.1:*is a real deployment*",
         "SKIPPED [[]2[]]*needs mock-only control (mockauth_token with expired*",
     ])

@@ -1,4 +1,4 @@
-# tests/examples/test_mock_control.py
+# tests/examples/test_example_mock_control.py
 import requests
 
 

@@ -1,5 +1,12 @@
-# tests/examples/rs256/test_rs256.py
+# tests/examples/test_example_rs256.py
 import jwt
+import pytest
+
+
+# In a conftest.py this changes every test below it; here, the tests of this module.
+@pytest.fixture(scope="session")
+def mockauth_settings():
+    return {"algorithm": "RS256", "issuer": "https://auth.example.test"}
 
 
 def test_tokens_verify_against_jwks(mockauth_httpx, mockauth_token):

@@ -1,4 +1,4 @@
-# tests/examples/test_marker.py
+# tests/examples/test_example_marker.py
 import jwt
 import pytest
 

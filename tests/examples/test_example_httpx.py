@@ -1,4 +1,4 @@
-# tests/examples/test_httpx_door.py
+# tests/examples/test_example_httpx.py
 def test_me(mockauth_httpx):
     admin = {"username": "admin", "password": "adminpassword"}
     login = mockauth_httpx.post("/auth/login", data=admin)

@@ -1,4 +1,4 @@
-# tests/examples/test_requests_door.py
+# tests/examples/test_example_requests.py
 import requests
 
 

@@ -1,4 +1,4 @@
-# tests/examples/test_live_server.py
+# tests/examples/test_example_live_server.py
 import requests
 
 

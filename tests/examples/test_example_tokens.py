@@ -1,4 +1,4 @@
-# tests/examples/test_tokens.py
+# tests/examples/test_example_tokens.py
 import pytest
 
 
