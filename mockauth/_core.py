@@ -202,7 +202,9 @@ class MockAuth:
         """A Werkzeug test client calling the app in-process."""
         from werkzeug.test import Client
 
-        return Client(self.app)
+        # The mock sets no cookies; without a cookie jar the client skips rebuilding the
+        # request URL twice per call.
+        return Client(self.app, use_cookies=False)
 
     def intercept(self, base_url: str = "https://auth.example.test", *, passthrough: bool = True) -> Interceptor:
         """Answer ``requests`` calls to `base_url` in-process through ``responses``."""
