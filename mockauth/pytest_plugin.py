@@ -279,7 +279,8 @@ def pytest_configure(config: pytest.Config) -> None:
         "mockauth(mode=..., users=..., clock=..., spec=..., **settings): configure this test's "
         "mock auth server; the keywords are those of MockAuth(...) and MockAuth.fail(mode)",
     )
-    config.stash[STATE] = _state_from(config)
+    state = config.stash[STATE] = _state_from(config)
+    config.pluginmanager.register(_PerTest(state), "mockauth-per-test")
 
 
 def _state_from(config: pytest.Config) -> State:
@@ -389,29 +390,35 @@ def mockauth_target(pytestconfig: pytest.Config) -> str | None:
     return pytestconfig.stash[STATE].target
 
 
-@pytest.fixture
-def _mockauth_current(
-    pytestconfig: pytest.Config,
-    mockauth_fixtures_path: str | Path | None,
-    mockauth_settings: Mapping[str, Any],
-) -> Iterator[MockAuth | None]:
-    """This test's mock, reset and configured by its marker; None under --mockauth-target.
-    Every test pays for this fixture, so it asks for no more fixtures than it must."""
-    state = pytestconfig.stash[STATE]
-    if state.target is not None:
-        yield None
-        return
-    config = state.test
-    settings = {**mockauth_settings, **config.settings} if config.settings else mockauth_settings
-    fixtures = state.fixtures if mockauth_fixtures_path is None else mockauth_fixtures_path
-    auth = state.mock(fixtures, settings, config.spec or state.spec)
-    auth.reset()
-    if config is not NO_CONFIG:
-        config.apply(auth)
-    state.switch.app = auth.app
-    yield auth
-    # A request that raised inside the app (a bug, answered 500) fails the test that sent it.
-    auth.check()
+class _PerTest:
+    """The per-test fixture, registered as a plugin object for each pytest session. Being
+    a method, it reaches the session's state without asking for ``request`` or
+    ``pytestconfig``: pytest re-resolves every fixture a fixture asks for on every test,
+    and those two cost more than the reset itself."""
+
+    def __init__(self, state: State) -> None:
+        self.state = state
+
+    @pytest.fixture
+    def _mockauth_current(
+        self, mockauth_fixtures_path: str | Path | None, mockauth_settings: Mapping[str, Any]
+    ) -> Iterator[MockAuth | None]:
+        """This test's mock, reset and configured by its marker; None under --mockauth-target."""
+        state = self.state
+        if state.target is not None:
+            yield None
+            return
+        config = state.test
+        settings = {**mockauth_settings, **config.settings} if config.settings else mockauth_settings
+        fixtures = state.fixtures if mockauth_fixtures_path is None else mockauth_fixtures_path
+        auth = state.mock(fixtures, settings, config.spec or state.spec)
+        auth.reset()
+        if config is not NO_CONFIG:
+            config.apply(auth)
+        state.switch.app = auth.app
+        yield auth
+        # A request that raised inside the app (a bug, answered 500) fails the test that sent it.
+        auth.check()
 
 
 @pytest.fixture
