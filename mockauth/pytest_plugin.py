@@ -71,7 +71,7 @@ def _skip_reason(what: str, target: str) -> str:
 
 
 @dataclass(frozen=True)
-class TestConfig:
+class MarkerConfig:
     """What ``@pytest.mark.mockauth(...)`` asks of one test, checked at collection."""
 
     settings: Mapping[str, Any] = field(default_factory=dict)
@@ -98,11 +98,11 @@ class TestConfig:
             auth.clock.advance(float(clock["advance"]))
 
 
-NO_CONFIG = TestConfig()
-TEST_CONFIG = pytest.StashKey[TestConfig]()
+NO_CONFIG = MarkerConfig()
+TEST_CONFIG = pytest.StashKey[MarkerConfig]()
 
 
-def parse_marker(kwargs: Mapping[str, Any], base: Path) -> TestConfig:
+def parse_marker(kwargs: Mapping[str, Any], base: Path) -> MarkerConfig:
     """Check the marker's keywords and values; raises ConfigError naming the bad one."""
     known = marker_keywords()
     for name in kwargs:
@@ -131,7 +131,7 @@ def parse_marker(kwargs: Mapping[str, Any], base: Path) -> TestConfig:
     board = ModeBoard()  # a scratch board: arming checks names, scopes and options
     for mode in modes:
         board.arm_spec(mode)
-    return TestConfig(settings, spec, users, tuple(modes), _clock(kwargs.get("clock")))
+    return MarkerConfig(settings, spec, users, tuple(modes), _clock(kwargs.get("clock")))
 
 
 def _user(entry: Any) -> User:
@@ -201,7 +201,7 @@ class State:
     base_url: str
     passthrough: bool
     mocks: dict[tuple[Any, ...], MockAuth] = field(default_factory=dict)
-    test: TestConfig = NO_CONFIG  # the running test's marker, set by pytest_runtest_setup
+    test: MarkerConfig = NO_CONFIG  # the running test's marker, set by pytest_runtest_setup
     switch: _Switch = field(default_factory=_Switch)
     server: Server | None = None
 
