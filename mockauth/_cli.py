@@ -213,6 +213,7 @@ def run_check(args: argparse.Namespace) -> int:
 
 def run_contract(args: argparse.Namespace) -> int:
     import os
+    from pathlib import Path
 
     from ._contract import CHECK_NAMES, PASSWORD_VARIABLE, USERNAME_VARIABLE, Contract
 
