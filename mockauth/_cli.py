@@ -235,6 +235,8 @@ def run_contract(args: argparse.Namespace) -> int:
             raise UsageError(f"--exclude-check {name}: unknown check (known: {known})")
     if args.spec is not None and not Path(args.spec).is_file():
         raise UsageError(f"--spec {args.spec}: no such file")
+    if args.junit_xml and not Path(args.junit_xml).resolve().parent.is_dir():
+        raise UsageError(f"--junit-xml {args.junit_xml}: no such directory")
     contract = Contract(
         args.url, username=username, password=password, spec=args.spec,
         max_examples=args.max_examples, seed=args.seed, headers=headers, timeout=args.timeout,

@@ -447,7 +447,7 @@ class _Probe:
         """A bearer refusal: 401 with WWW-Authenticate (RFC 6750 section 3)."""
         if exchange.status is None:
             raise _Failed(f"{what}: {exchange.answer()}", exchange)
-        if exchange.status == 200 or 200 <= exchange.status < 300:
+        if 200 <= exchange.status < 300:
             raise _Failed(
                 f"{what} was accepted ({exchange.answer()}); it must be refused with 401", exchange
             )

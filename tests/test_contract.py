@@ -17,7 +17,7 @@ import jwt
 import pytest
 from werkzeug.wrappers import Request, Response
 
-from mockauth import CheckResult, Contract, ContractError, MockAuth, Server, contract_test
+from mockauth import CheckResult, Contract, ContractError, MockAuth, Server
 from mockauth._contract import AUTH_CHECK_NAMES, SCHEMA_CHECKS
 
 USER, PASSWORD = "user@example.com", "secretpassword"
@@ -338,6 +338,7 @@ def test_an_unreachable_target_exits_2_with_one_line() -> None:
         (["--exclude-check", "no_such_check"], "--exclude-check"),
         (["--spec", "/nonexistent/openapi.yaml"], "--spec"),
         (["--password", ""], "--password"),
+        (["--junit-xml", "/nonexistent/dir/contract.xml"], "--junit-xml"),
     ],
 )
 def test_a_bad_flag_exits_2_naming_it(args: list[str], flag: str) -> None:
