@@ -399,3 +399,21 @@ def test_contract_test_fails_with_the_report(pytester: pytest.Pytester, monkeypa
         result = pytester.runpytest("-p", "no:cacheprovider", "-k", "logout_revokes or login_succeeds")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*FAILED logout_revokes: the access token after logout was accepted*"])
+
+
+def test_extra_headers_reach_the_target() -> None:
+    # An API gateway in front of the server refuses requests without its key.
+    tiny = TinyAuth()
+
+    def gateway(environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("HTTP_X_API_KEY") != "k3y":
+            return Response('{"error": "forbidden", "error_description": "No key."}', 403)(environ, start_response)
+        return tiny(environ, start_response)
+
+    checks = ["login_succeeds", "logout_revokes"]
+    with Server(gateway) as server:
+        with_key = Contract(server.url, username=USER, password=PASSWORD, headers={"X-Api-Key": "k3y"}).run(only=checks)
+        without = Contract(server.url, username=USER, password=PASSWORD).run(only=checks)
+    assert [r.status for r in with_key.results] == ["passed", "passed"]
+    assert without.result("login_succeeds").status == "failed"
+    assert "HTTP 403 forbidden" in without.result("login_succeeds").reason
