@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 # Failures kept per check for the report; the rest are counted. One example of a kind
 # tells a person what to fix; fifty copies bury it.
 SAMPLES_PER_CHECK = 3
+_QUIET_HEADERS = frozenset(
+    {"user-agent", "accept-encoding", "accept", "connection", "content-length", "x-schemathesis-testcaseid"}
+)
 _STATUS_WORDS = {Status.SUCCESS: "ok", Status.FAILURE: "FAILED", Status.ERROR: "error"}
 
 
@@ -52,6 +55,9 @@ def _config(contract: Contract) -> SchemathesisConfig:
             # Runs leave nothing behind in the caller's directory (no .hypothesis, no cache).
             "cache": {"enabled": False},
             "generation": {"database": "none"},
+        # Curl lines must carry the real bearer token to reproduce anything; the
+        # password is masked by us (see _sample) rather than by schemathesis.
+        "output": {"sanitization": {"enabled": False}},
             "auth": {
                 "dynamic": {
                     "openapi": {
@@ -146,8 +152,10 @@ def run_schemathesis(contract: Contract, names: Sequence[str], say: Progress) ->
             results.append(CheckResult(name, "schema", description, SKIPPED, inapplicable[name]))
         elif tally.failed:
             shown = len(tally.samples)
-            more = f"; {tally.failed - shown} more failures" if tally.failed > shown else ""
-            reason = f"{tally.failed} of {tally.passed + tally.failed} responses failed{more}"
+            reason = (
+                f"{tally.failed} of {tally.passed + tally.failed} responses failed "
+                f"({shown} shown below, one per operation and kind of failure)"
+            )
             results.append(
                 CheckResult(name, "schema", description, FAILED, reason, tuple(tally.samples))
             )
@@ -227,6 +235,9 @@ def _sample(recorder: Any, case_id: str, info: Any, secret: str) -> str:
     if interaction is not None:
         request = interaction.request
         lines.append(f"  sent:     {request.method} {request.uri}")
+        for key, values in request.headers.items():
+            if key.lower() not in _QUIET_HEADERS:
+                lines.extend(f"            {key}: {value}" for value in values)
         if request.body:
             lines.append(
                 "            "
