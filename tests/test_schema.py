@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import schemathesis
 import pytest
+import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import missing_required_header
