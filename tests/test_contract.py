@@ -417,3 +417,10 @@ def test_extra_headers_reach_the_target() -> None:
     assert [r.status for r in with_key.results] == ["passed", "passed"]
     assert without.result("login_succeeds").status == "failed"
     assert "HTTP 403 forbidden" in without.result("login_succeeds").reason
+
+
+def test_the_serve_path_never_loads_schemathesis() -> None:
+    # schemathesis is the `contract` extra: importing mockauth or building the CLI must not need it.
+    code = "import sys, mockauth, mockauth._cli; mockauth._cli.build_parser(); print(sorted(m for m in sys.modules if m.startswith('schemathesis')))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout.strip() == "[]"
