@@ -17,8 +17,9 @@ Options: ``--mockauth-fixtures``, ``--mockauth-target``, ``--mockauth-spec`` and
 keys ``mockauth_fixtures``, ``mockauth_target``, ``mockauth_spec``, ``mockauth_base_url``,
 ``mockauth_passthrough``.
 
-State lives in ``config.stash``, so several pytest sessions in one process (pytester)
-and xdist workers (one process each, so one server each) never share a mock.
+State lives in ``config.stash`` (and the per-test fixture is a method of a plugin object
+registered with each session), so several pytest sessions in one process (pytester) and
+xdist workers (one process each, so one server each) never share a mock.
 """
 
 from __future__ import annotations

@@ -240,6 +240,24 @@ def test_fixture_users_and_ini_settings(pytester: pytest.Pytester) -> None:
     pytester.runpytest().assert_outcomes(passed=2)
 
 
+def test_other_urls_pass_through_by_default(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import requests
+
+        def test_both_doors(mockauth, mockauth_requests, mockauth_url):
+            form = {"username": "admin", "password": "adminpassword"}
+            assert requests.post(mockauth_url + "/auth/login", data=form).status_code == 200
+            assert requests.post(mockauth_requests.url + "/auth/login", data=form).status_code == 200
+            assert [call.request.url for call in mockauth_requests.calls] == [
+                "https://auth.example.test/auth/login"
+            ]
+            assert mockauth.journal.count("login") == 2
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
 def test_fixtures_option_and_overriding_fixtures_in_conftest(pytester: pytest.Pytester) -> None:
     folder = pytester.mkdir("auth-fixtures")
     (folder / "team.yaml").write_text("users:\n  - {username: dave, password: davepassword}\n")
