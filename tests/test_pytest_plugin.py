@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import inspect
 import re
-import select
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,18 +21,22 @@ README = Path(__file__).parent.parent / "README.md"
 
 
 @pytest.fixture(scope="module")
-def target() -> Iterator[str]:
-    """A second mockauth process, standing in for a real deployment."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mockauth", "serve", "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
+def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A second mockauth process, standing in for a real deployment. Its output goes to a
+    file, not a pipe, so its request log can never fill a buffer and stall it."""
+    log = tmp_path_factory.mktemp("target") / "serve.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mockauth", "serve", "--port", "0"],
+            stdout=out, stderr=subprocess.STDOUT,
+        )
     try:
-        assert process.stdout is not None
-        ready, _, _ = select.select([process.stdout], [], [], 30)
-        banner = process.stdout.readline() if ready else ""
-        match = re.search(r"serving (http://127\.0\.0\.1:\d+)", banner)
-        assert match, f"mockauth serve did not start: {banner!r}"
+        deadline = time.monotonic() + 30
+        match = None
+        while match is None and process.poll() is None and time.monotonic() < deadline:
+            match = re.search(r"serving (http://127\.0\.0\.1:\d+)", log.read_text())
+            time.sleep(0.05)
+        assert match, f"mockauth serve did not start: {log.read_text()!r}"
         yield match.group(1)
     finally:
         process.terminate()
@@ -41,8 +45,6 @@ def target() -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(10)
-        if process.stdout is not None:
-            process.stdout.close()
 
 
 def copy_examples(pytester: pytest.Pytester) -> None:
