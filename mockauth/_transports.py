@@ -28,6 +28,18 @@ class _QuietHandler(WSGIRequestHandler):
         pass
 
 
+class _ServeHandler(WSGIRequestHandler):
+    """The access log of ``mockauth serve``, without the dashboard's polling: it reads
+    the state and the journal every second or two and would bury the requests that matter."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        path = self.path.split("?")[0]
+        polling = self.command == "GET" and path.startswith("/_mockauth/") and path != "/_mockauth/"
+        if polling and str(code).startswith("2"):
+            return
+        super().log_request(code, size)
+
+
 class Server:
     """A threaded Werkzeug server in a background thread, bound to 127.0.0.1 and a free
     port by default. Use it as a context manager; shutdown waits at most 5 seconds.
@@ -69,7 +81,7 @@ class Server:
         try:
             self._server = make_server(
                 self.host, self.requested_port, self.app, threaded=True,
-                request_handler=_QuietHandler if self.quiet else WSGIRequestHandler,
+                request_handler=_QuietHandler if self.quiet else _ServeHandler,
             )
         except OSError as error:
             raise ServerError(
