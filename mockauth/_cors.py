@@ -22,12 +22,15 @@ MAX_AGE = "600"
 
 @lru_cache(maxsize=16)
 def _pattern(origins: tuple[str, ...]) -> re.Pattern[str] | None:
-    """One regex for the allowed origins; a ``*`` matches one label, a port or part of a
-    host, never across ``/``, ``:`` or ``@``, so ``http://localhost:*`` cannot be
-    satisfied by ``http://localhost.evil.example``."""
+    """One regex for the allowed origins. ``:*`` is any port or none; any other ``*``
+    is part of a host, never across ``/``, ``:`` or ``@``, so ``http://localhost:*``
+    cannot be satisfied by ``http://localhost.evil.example``."""
     if "*" in origins:
         return re.compile(r".*", re.DOTALL)
-    parts = [re.escape(origin).replace(r"\*", r"[a-z0-9.-]+") for origin in origins]
+    parts = [
+        re.escape(origin).replace(r":\*", r"(?::[0-9]+)?").replace(r"\*", r"[a-z0-9.-]+")
+        for origin in origins
+    ]
     return re.compile("|".join(f"(?:{part})" for part in parts)) if parts else None
 
 
@@ -46,7 +49,10 @@ def add_headers(headers: Headers, origin: str) -> None:
 
 
 def preflight_headers(
-    headers: Headers, origin: str, methods: Iterable[str], requested_headers: str | None,
+    headers: Headers,
+    origin: str,
+    methods: Iterable[str],
+    requested_headers: str | None,
     private_network: bool,
 ) -> None:
     add_headers(headers, origin)

@@ -67,6 +67,8 @@ class FixtureWatcher:
         self.path = Path(path)
         self.interval = interval
         self.reloads = 0
+        # Taken now, not when the thread starts: an edit made right after start() counts.
+        self._loaded = _signature(self.path)
         self._settings: Mapping[str, Any] = self._current_settings()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -96,8 +98,7 @@ class FixtureWatcher:
         self.stop()
 
     def _run(self) -> None:
-        loaded = _signature(self.path)
-        seen = loaded
+        loaded = seen = self._loaded
         while not self._stop.wait(self.interval):
             current = _signature(self.path)
             # Reload once the files have stayed the same for one interval, so an editor
