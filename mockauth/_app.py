@@ -19,7 +19,7 @@ from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Request, Response
 
 from . import _cors, _modes
-from ._errors import ConfigError, Disconnected, MockAuthError, ModeError, UnknownUserError
+from ._errors import ConfigError, Disconnected, MockAuthError, ModeError, SpecError, UnknownUserError
 from ._http import (
     ApiError,
     bad_request,
@@ -68,8 +68,6 @@ class App:
         )
         missing = {op.operation_id for op in auth.spec.operations} - set(HANDLERS)
         if missing:
-            from ._errors import SpecError
-
             raise SpecError(
                 f"{auth.spec.path}: operations with no handler in mockauth: {', '.join(sorted(missing))}"
             )
@@ -80,7 +78,6 @@ class App:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         started = time.perf_counter()
         request = Request(environ)
-        call: Call | None = None
         if request.method == "OPTIONS":
             # Before routing: a browser's preflight names no operation, only a path.
             response = self.options(request)
@@ -89,11 +86,7 @@ class App:
                 self._journal(request, None, response.status_code, error, started)
             response.headers.pop("X-Mockauth-Error", None)
             return response(environ, start_response)
-        try:
-            call, response = self.dispatch(request)
-        except Disconnected:
-            self._journal(request, call, 0, "disconnect", started)
-            raise
+        call, response = self.dispatch(request, started)
         if call is None or call.operation not in self.control_operations:
             error = response.headers.get("X-Mockauth-Error")
             self._journal(request, call, response.status_code, error, started)
@@ -155,7 +148,7 @@ class App:
                 f"allow it with --cors-origins {origin}"
             )
 
-    def dispatch(self, request: Request) -> tuple[Call | None, Response]:
+    def dispatch(self, request: Request, started: float) -> tuple[Call | None, Response]:
         adapter = self.url_map.bind_to_environ(request.environ)
         try:
             operation, args = adapter.match()
@@ -170,12 +163,13 @@ class App:
             return None, _tagged(ApiError(
                 404, "not_found", f"There is no {request.path} on this server."
             ).response(), "not_found")
-        call = Call(request, str(operation), args)
+        call = Call(request, str(operation), dict(args))
         try:
             response = self.handle(call)
         except ApiError as error:
             response = _tagged(error.response(), error.error)
         except Disconnected:
+            self._journal(request, call, 0, "disconnect", started)
             raise
         except Exception as error:  # a bug: answer JSON, and keep it for check()
             with self._errors_lock:
@@ -239,7 +233,8 @@ class App:
             return json_response(body, 200, _without_length(response.headers))
         # malformed: the start of a real answer, cut off mid-way.
         data = response.get_data() or _MALFORMED_TAIL
-        return Response(data[: max(1, len(data) // 2)], 200, _without_length(response.headers), content_type="application/json")
+        cut = data[: max(1, len(data) // 2)]
+        return Response(cut, 200, _without_length(response.headers), content_type="application/json")
 
     def _journal(self, request: Request, call: Call | None, status: int, error: str | None, started: float) -> None:
         self.auth.journal.record(
@@ -437,7 +432,10 @@ def control_arm_mode(app: App, call: Call) -> Response:
     options = body.get("options") or {}
     if not isinstance(options, dict):
         raise bad_request("The field 'options' must be an object.")
-    scope = {k: body.get(k) for k in ("operation", "user", "times", "probability", "seed")}
+    scope: dict[str, Any] = {k: body.get(k) for k in _modes.SCOPE_KEYS}
+    clash = sorted(set(options) & {"name", "source", *scope})
+    if clash:
+        raise bad_request(f"The field 'options' cannot set {clash[0]!r}; it is a field of its own.")
     try:
         arming = app.auth.modes.arm(name, **scope, **options)
     except (ModeError, TypeError) as error:
@@ -553,7 +551,8 @@ def control_issue_token(app: App, call: Call) -> Response:
     body = app.body(call, form=False)
     (username,) = required_strings(body, "username")
     expires_in = body.get("expires_in")
-    if expires_in is not None and (isinstance(expires_in, bool) or not isinstance(expires_in, int) or abs(expires_in) > 10**9):
+    valid_lifetime = isinstance(expires_in, int) and not isinstance(expires_in, bool) and abs(expires_in) <= 10**9
+    if expires_in is not None and not valid_lifetime:
         raise bad_request("The field 'expires_in' must be a whole number of seconds.")
     claims = body.get("claims") or {}
     if not isinstance(claims, dict):
@@ -571,7 +570,9 @@ def control_decode_token(app: App, call: Call) -> Response:
     body = app.body(call, form=False)
     (token,) = required_strings(body, "token")
     header, claims = decode_unverified(token.strip())
-    verdict: dict[str, Any] = {"header": header, "claims": claims, "valid": True, "error": None, "error_description": None}
+    verdict: dict[str, Any] = {
+        "header": header, "claims": claims, "valid": True, "error": None, "error_description": None,
+    }
     try:
         app.auth.tokens.verify(token.strip())
     except TokenError as error:
