@@ -108,7 +108,9 @@ class App:
         """OPTIONS on any route: 204 with Allow, and a CORS preflight answer for an
         allowed origin; a preflight from any other origin is refused with 403."""
         adapter = self.url_map.bind_to_environ(request.environ)
-        methods = sorted({*adapter.allowed_methods(), "OPTIONS"})
+        # The routes accept a missing trailing slash for GET and the like; OPTIONS too.
+        found = adapter.allowed_methods() or adapter.allowed_methods(request.path.rstrip("/") + "/")
+        methods = sorted({*found, "OPTIONS"})
         if methods == ["OPTIONS"]:
             return _tagged(ApiError(
                 404, "not_found", f"There is no {request.path} on this server."

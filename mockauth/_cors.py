@@ -1,8 +1,10 @@
 """CORS, so a page on a dev server (Vite on :5173, ...) can call the mock from a browser.
 
-A small function rather than a library: the mock needs exactly one policy (echo an
-allowed origin, expose the headers its errors carry, answer preflights before routing),
-and the libraries for it are written for Flask or ASGI, not a bare WSGI app.
+A few functions rather than a library: the mock needs exactly one policy (echo an
+allowed origin, expose the headers its errors carry, answer preflights before routing
+with the path's real methods, refuse other origins in the spec's JSON error shape).
+flask-cors and the ASGI middlewares need a framework the mock does not use, and the one
+plain-WSGI middleware (wsgicors) has had no release since 2017.
 """
 
 from __future__ import annotations

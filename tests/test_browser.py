@@ -56,9 +56,7 @@ class Pages:
         self.origin = origin
         # Two windows, not two tabs: a background tab gets no animation frames, and
         # every click there would wait for one.
-        self.contexts = [
-            browser.new_context(viewport={"width": 1360, "height": 1000}) for _ in range(2)
-        ]
+        self.contexts = [browser.new_context(viewport={"width": 1360, "height": 1000}) for _ in range(2)]
         self.errors: list[str] = []
         self.app = self.contexts[0].new_page()
         self.dashboard = self.contexts[1].new_page()
@@ -74,9 +72,7 @@ class Pages:
     def sign_in(self) -> None:
         self.app.click("#login")
 
-    def arm(
-        self, mode: str, *, operation: str = "", user: str = "", times: str = "1", **options: str
-    ) -> None:
+    def arm(self, mode: str, *, operation: str = "", user: str = "", times: str = "1", **options: str) -> None:
         """Arm a mode the way a person does: fill its card on the dashboard and click Arm."""
         from playwright.sync_api import expect
 
@@ -87,9 +83,7 @@ class Pages:
         for name, value in options.items():
             card.locator(f"input[name={name}]").fill(value)
         card.locator("button.arm").click()
-        expect(
-            self.dashboard.locator(f'#armed li[data-mode="{mode}"][data-source=api]')
-        ).to_have_count(1)
+        expect(self.dashboard.locator(f'#armed li[data-mode="{mode}"][data-source=api]')).to_have_count(1)
 
     def journal(self) -> list[dict[str, Any]]:
         answer = requests.get(f"{self.mock}/_mockauth/journal", timeout=10)
@@ -126,9 +120,21 @@ def test_example_page_logs_in_from_another_origin(pages: Pages) -> None:
     ]
     # The dashboard's journal shows them without a reload.
     expect(pages.dashboard.locator("#journal tbody tr")).to_have_count(3)
-    expect(pages.dashboard.locator('#journal tr[data-operation="me"]')).to_contain_text(
-        "user@example.com"
-    )
+    expect(pages.dashboard.locator('#journal tr[data-operation="me"]')).to_contain_text("user@example.com")
+
+
+def test_the_page_can_ask_for_a_failure_with_the_mode_header(pages: Pages) -> None:
+    from playwright.sync_api import expect
+
+    pages.app.select_option("#ask-mode", "unavailable")
+    pages.sign_in()
+    expect(pages.app.locator("#error")).to_contain_text("HTTP 503 temporarily_unavailable")
+    # X-Mockauth-Mode is not a simple header: the browser asked first, and was allowed.
+    calls = [(e["method"], e["path"], e["status"], e["modes"]) for e in pages.journal()]
+    assert calls == [
+        ("OPTIONS", "/auth/login", 204, []),
+        ("POST", "/auth/login", 503, ["unavailable"]),
+    ]
 
 
 def test_mode_armed_on_the_dashboard_shows_on_the_page(pages: Pages) -> None:
@@ -224,11 +230,7 @@ def test_dashboard_screenshot(pages: Pages, tmp_path: Path) -> None:
     pages.dashboard.click("#issue")
     expect(pages.dashboard.locator("#token-verdict")).to_contain_text("Valid now")
     expect(pages.dashboard.locator('#journal tr[data-operation="refresh"]')).to_contain_text("503")
-    target = (
-        ROOT / "docs" / "dashboard.png"
-        if os.environ.get("MOCKAUTH_SCREENSHOT")
-        else tmp_path / "dashboard.png"
-    )
+    target = ROOT / "docs" / "dashboard.png" if os.environ.get("MOCKAUTH_SCREENSHOT") else tmp_path / "dashboard.png"
     target.parent.mkdir(exist_ok=True)
     pages.dashboard.locator("#toast").evaluate("node => node.remove()")
     pages.dashboard.screenshot(path=str(target), full_page=True)
@@ -238,9 +240,7 @@ def test_dashboard_screenshot(pages: Pages, tmp_path: Path) -> None:
     assert width == 1360
 
 
-def test_a_broken_fixture_edit_shows_on_the_dashboard_until_fixed(
-    browser: Any, tmp_path: Path
-) -> None:
+def test_a_broken_fixture_edit_shows_on_the_dashboard_until_fixed(browser: Any, tmp_path: Path) -> None:
     from playwright.sync_api import expect
 
     fixtures = tmp_path / "users.yaml"
@@ -260,9 +260,7 @@ def test_a_broken_fixture_edit_shows_on_the_dashboard_until_fixed(
             # Fixed, with a password a shell would trip on: the curl line quotes it.
             fixtures.write_text(good + """  - {username: bob, password: "bob's pass&word"}\n""")
             expect(banner).to_be_hidden()
-            expect(dashboard.locator('.user[data-user="bob"] code')).to_contain_text(
-                "--data-urlencode"
-            )
+            expect(dashboard.locator('.user[data-user="bob"] code')).to_contain_text("--data-urlencode")
             lines = dashboard.locator(".user code").all_inner_texts()
         finally:
             context.close()

@@ -91,15 +91,11 @@ API_CALLS = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("operation", "method", "path", "extra", "status"), API_CALLS, ids=[c[0] for c in API_CALLS]
-)
+@pytest.mark.parametrize(("operation", "method", "path", "extra", "status"), API_CALLS, ids=[c[0] for c in API_CALLS])
 def test_answers_carry_cors_headers_for_an_allowed_origin(
     url: str, operation: str, method: str, path: str, extra: dict[str, object], status: int
 ) -> None:
-    answer = requests.request(
-        method, url + path, headers={"Origin": DEV_ORIGIN}, timeout=10, **extra
-    )  # type: ignore[arg-type]
+    answer = requests.request(method, url + path, headers={"Origin": DEV_ORIGIN}, timeout=10, **extra)  # type: ignore[arg-type]
     assert answer.status_code == status, answer.text
     assert answer.headers["Access-Control-Allow-Origin"] == DEV_ORIGIN
     assert answer.headers["Access-Control-Allow-Credentials"] == "true"
@@ -139,9 +135,7 @@ def test_error_headers_reach_the_page(url: str, auth: MockAuth) -> None:
     ],
 )
 def test_the_default_allows_any_local_dev_server(url: str, origin: str) -> None:
-    assert (
-        preflight(url, "/auth/me", "GET", origin).headers["Access-Control-Allow-Origin"] == origin
-    )
+    assert preflight(url, "/auth/me", "GET", origin).headers["Access-Control-Allow-Origin"] == origin
 
 
 @pytest.mark.parametrize(
@@ -179,6 +173,10 @@ def test_options_without_a_preflight_and_on_unknown_paths(url: str) -> None:
     )
     assert missing.status_code == 404
     assert missing.json()["error"] == "not_found"
+    # Without the trailing slash, as GET accepts it.
+    dashboard = requests.options(url + "/_mockauth", timeout=10)
+    assert dashboard.status_code == 204
+    assert dashboard.headers["Allow"] == "GET, HEAD, OPTIONS"
 
 
 def test_a_private_network_preflight_is_allowed(url: str) -> None:
@@ -222,16 +220,11 @@ def test_configured_origins_replace_the_default() -> None:
     assert allowed("http://anything.example") is False
     everyone = MockAuth(cors_origins="*").test_client()
     assert (
-        everyone.get("/health", headers={"Origin": "https://x.example"}).headers[
-            "Access-Control-Allow-Origin"
-        ]
+        everyone.get("/health", headers={"Origin": "https://x.example"}).headers["Access-Control-Allow-Origin"]
         == "https://x.example"
     )
     nobody = MockAuth(cors_origins="").test_client()
-    assert (
-        "Access-Control-Allow-Origin"
-        not in nobody.get("/health", headers={"Origin": DEV_ORIGIN}).headers
-    )
+    assert "Access-Control-Allow-Origin" not in nobody.get("/health", headers={"Origin": DEV_ORIGIN}).headers
 
 
 def test_the_refused_origin_is_logged_once(capsys: pytest.CaptureFixture[str]) -> None:
@@ -268,9 +261,10 @@ def test_cors_origins_in_a_fixture_file(tmp_path: object) -> None:
         load_fixtures(file)
 
 
-def test_cli_flag_is_checked_in_one_line() -> None:
+@pytest.mark.parametrize("flag", ["--cors-origins", "--cors-origin"])
+def test_cli_flag_is_checked_in_one_line(flag: str) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "mockauth", "serve", "--cors-origins", "localhost:5173"],
+        [sys.executable, "-m", "mockauth", "serve", flag, "localhost:5173"],
         capture_output=True,
         text=True,
         timeout=60,
