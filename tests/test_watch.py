@@ -59,7 +59,8 @@ def test_serve_watch_reloads_users_and_keeps_state(tmp_path: Path) -> None:
     fixtures.write_text(FIRST)
     with mockauth_serve("--watch", "--fixtures", str(fixtures)) as served:
         url = served.url
-        assert f"watching {fixtures}" in served.output()
+        # Printed just after the URL, so it may still be on its way.
+        wait_for(lambda: f"watching {fixtures}" in served.output(), "the watching line")
         ann = _login(url, "ann@example.com", "annpassword").json()
         requests.post(
             f"{url}/_mockauth/modes", json={"name": "rate_limited", "operation": "jwks"}, timeout=10
