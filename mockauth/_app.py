@@ -6,6 +6,7 @@ client and httpx all call the same ``App.__call__``.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import socket
 import threading
@@ -19,7 +20,15 @@ from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Request, Response
 
 from . import _modes
-from ._errors import ConfigError, Disconnected, MockAuthError, ModeError, SpecError, UnknownUserError
+from ._errors import (
+    ConfigError,
+    Disconnected,
+    MockAuthError,
+    ModeError,
+    SpecError,
+    StoreUnavailable,
+    UnknownUserError,
+)
 from ._http import (
     ApiError,
     bad_request,
@@ -104,6 +113,12 @@ class App:
             response = self.handle(call)
         except ApiError as error:
             response = _tagged(error.response(), error.error)
+        except StoreUnavailable as error:
+            # Redis is down: an answer clients know how to retry, not a bug (the store
+            # logs the outage once).
+            response = _tagged(ApiError(
+                503, "temporarily_unavailable", str(error), [("Retry-After", "1")]
+            ).response(), "temporarily_unavailable")
         except Disconnected:
             self._journal(request, call, 0, "disconnect", started)
             raise
@@ -173,18 +188,19 @@ class App:
         return Response(cut, 200, _without_length(response.headers), content_type="application/json")
 
     def _journal(self, request: Request, call: Call | None, status: int, error: str | None, started: float) -> None:
-        self.auth.journal.record(
-            time=self.auth.clock.now(),
-            method=request.method,
-            path=request.path,
-            operation=call.operation if call else None,
-            status=status,
-            user=call.user if call else None,
-            modes=tuple(call.selection.names) if call else (),
-            error=error,
-            params=redact(call.params) if call else {},
-            duration_ms=round((time.perf_counter() - started) * 1000, 3),
-        )
+        with contextlib.suppress(StoreUnavailable):  # the journal lives in the store that is down
+            self.auth.journal.record(
+                time=self.auth.clock.now(),
+                method=request.method,
+                path=request.path,
+                operation=call.operation if call else None,
+                status=status,
+                user=call.user if call else None,
+                modes=tuple(call.selection.names) if call else (),
+                error=error,
+                params=redact(call.params) if call else {},
+                duration_ms=round((time.perf_counter() - started) * 1000, 3),
+            )
 
     # -- shared steps ----------------------------------------------------------------
 

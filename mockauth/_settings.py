@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -49,6 +50,17 @@ class Settings:
     journal_size: int = field(
         default=1000, metadata=_doc("journal entries kept; the oldest are dropped beyond it")
     )
+    state: str = field(
+        default="memory",
+        metadata=_doc(
+            "where tokens, modes, clock, users and journal live: memory (this process) or "
+            "redis://HOST:PORT/DB, shared by every worker and machine pointed at it"
+        ),
+    )
+    state_namespace: str = field(
+        default="default",
+        metadata=_doc("prefix of this mock's keys in a shared Redis (mockauth:NAMESPACE:...)"),
+    )
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -74,6 +86,15 @@ class Settings:
         for name in ("issuer", "audience"):
             if not getattr(self, name):
                 raise ConfigError(f"setting {name!r}: must not be empty")
+        if self.state != "memory" and not re.fullmatch(r"rediss?://[^/\s]+(/\d+)?/?", self.state):
+            raise ConfigError(
+                f"setting 'state': expected memory or redis://HOST:PORT/DB, got {self.state!r}"
+            )
+        if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", self.state_namespace):
+            raise ConfigError(
+                "setting 'state_namespace': 1 to 64 letters, digits, '_', '.' or '-', "
+                f"got {self.state_namespace!r}"
+            )
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
@@ -88,6 +109,7 @@ class Settings:
         """The settings without the secret, for the control API."""
         values = dataclasses.asdict(self)
         values["secret"] = "[redacted]" if self.algorithm == "HS256" else None
+        values["state"] = re.sub(r"//[^@/]*:[^@/]*@", "//[redacted]@", self.state)
         return values
 
 
