@@ -8,6 +8,9 @@ from werkzeug.test import Client
 
 from mockauth import Journal, JournalAssertionError, MockAuth
 
+# Each test that uses `auth` runs on every store (see conftest.py).
+STORES = ("memory", "redis", "redis-pair")
+
 
 def test_assert_called_counts_a_users_logins(auth: MockAuth, client: Client) -> None:
     login(client)
