@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 from . import __version__
 from ._core import MockAuth
 from ._errors import MockAuthError
+from ._modes import ModeBoard
 from ._settings import Settings, parse_setting
 from ._users import load_fixtures
 
@@ -96,9 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run_serve(args: argparse.Namespace) -> int:
     auth = _load(args)
+    # In a shared store, only the process that seeded it arms the --mode flags: a second
+    # process started with the same command line must not arm them twice.
+    board = auth.modes if auth.seeded else ModeBoard()
     for spec in args.mode:
         try:
-            auth.modes.arm_spec(spec, source="cli")
+            board.arm_spec(spec, source="cli")
         except MockAuthError as error:
             raise UsageError(f"--mode {spec}: {error}") from None
     from ._transports import Server
@@ -114,6 +118,7 @@ def run_serve(args: argparse.Namespace) -> int:
     while not stop.wait(0.5):
         pass
     server.stop()
+    auth.store.close()
     print("mockauth: stopped", flush=True)
     return 0
 
@@ -122,6 +127,9 @@ def _print_banner(auth: MockAuth, url: str) -> None:
     settings = auth.settings
     print(f"mockauth {__version__} serving {url}  ({settings.algorithm}, issuer {settings.issuer!r})")
     print(f"  fixtures: {auth.fixtures_path}")
+    if auth.store.shared:
+        how = "seeded from the fixtures" if auth.seeded else "joined the state other processes left"
+        print(f"  state: {auth.store.url} namespace {settings.state_namespace!r} ({how})")
     print(f"  users ({len(auth.users)}):")
     for user in auth.users.values():
         notes = [f"email {user.email}"] if user.email else []
