@@ -79,19 +79,14 @@ class App:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         started = time.perf_counter()
         request = Request(environ)
-        call: Call | None = None
-        try:
-            call, response = self.dispatch(request)
-        except Disconnected:
-            self._journal(request, call, 0, "disconnect", started)
-            raise
+        call, response = self.dispatch(request, started)
         if call is None or call.operation not in self.control_operations:
             error = response.headers.get("X-Mockauth-Error")
             self._journal(request, call, response.status_code, error, started)
         response.headers.pop("X-Mockauth-Error", None)
         return response(environ, start_response)
 
-    def dispatch(self, request: Request) -> tuple[Call | None, Response]:
+    def dispatch(self, request: Request, started: float) -> tuple[Call | None, Response]:
         adapter = self.url_map.bind_to_environ(request.environ)
         try:
             operation, args = adapter.match()
@@ -112,6 +107,7 @@ class App:
         except ApiError as error:
             response = _tagged(error.response(), error.error)
         except Disconnected:
+            self._journal(request, call, 0, "disconnect", started)
             raise
         except Exception as error:  # a bug: answer JSON, and keep it for check()
             with self._errors_lock:
