@@ -181,7 +181,7 @@ class App:
             operation=call.operation if call else None,
             status=status,
             user=call.user if call else None,
-            modes=tuple(call.selection.names) if call else (),
+            modes=tuple(call.selection.names) if call and call.selection is not _modes.NOTHING else (),
             error=error,
             params=redact(call.params) if call else {},
             duration_ms=round((time.perf_counter() - started) * 1000, 3),

@@ -59,16 +59,19 @@ class Journal:
 
     def __init__(self, size: int = 1000) -> None:
         self._lock = threading.Lock()
-        self._entries: deque[Entry] = deque(maxlen=size)
+        # Raw (id, values) pairs: an Entry is built only when someone reads the journal,
+        # so the request path pays for a dict and an append, not a frozen dataclass.
+        self._entries: deque[tuple[int, dict[str, Any]]] = deque(maxlen=size)
         self._ids = itertools.count(1)
         self.total = 0
 
-    def record(self, **values: Any) -> Entry:
+    def record(self, **values: Any) -> int:
+        """Keep one request; returns its id."""
         with self._lock:
-            entry = Entry(id=next(self._ids), **values)
-            self._entries.append(entry)
+            entry_id = next(self._ids)
+            self._entries.append((entry_id, values))
             self.total += 1
-            return entry
+            return entry_id
 
     def clear(self) -> None:
         with self._lock:
@@ -89,7 +92,7 @@ class Journal:
     ) -> list[Entry]:
         """Entries, oldest first, filtered by operation, user, status or id."""
         with self._lock:
-            snapshot = list(self._entries)
+            snapshot = [Entry(id=entry_id, **values) for entry_id, values in self._entries]
         return [
             e for e in snapshot
             if (operation is None or e.operation == operation)

@@ -379,7 +379,7 @@ class ModeBoard:
                         del self._armed[arming.id]
                 if failure and delay:
                     break
-        return Selection(failure, delay)
+        return Selection(failure, delay) if failure or delay else NOTHING
 
 
 def parse_header(value: str) -> list[Applied]:
