@@ -9,7 +9,7 @@ import json
 import secrets
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,12 +42,17 @@ class Keys:
     verifying: Any
     kid: str
     public_jwk: Mapping[str, Any] | None
+    _header_segment: bytes = field(init=False, repr=False, compare=False)
+    _signer: Any = field(init=False, repr=False, compare=False)
+    _prepared: Any = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # The header never changes and PyJWT prepares the key again on every encode
         # (for an HMAC secret that is a PEM check and a JSON parse, about a third of a
         # login), so both are done here once and sign() only serialises the claims.
-        header = json.dumps({"alg": self.algorithm, "kid": self.kid, "typ": "JWT"}, separators=(",", ":"))
+        header = json.dumps(
+            {"alg": self.algorithm, "kid": self.kid, "typ": "JWT"}, separators=(",", ":")
+        )
         signer = jwt.algorithms.get_default_algorithms()[self.algorithm]
         object.__setattr__(self, "_header_segment", _b64(header.encode()) + b".")
         object.__setattr__(self, "_signer", signer)
@@ -56,8 +61,8 @@ class Keys:
     def sign(self, claims: Mapping[str, Any]) -> str:
         """A compact JWS of `claims`, byte for byte what ``jwt.encode`` would give."""
         payload = json.dumps(claims, separators=(",", ":")).encode()
-        signing_input = self._header_segment + _b64(payload)  # type: ignore[attr-defined]
-        signature = self._signer.sign(signing_input, self._prepared)  # type: ignore[attr-defined]
+        signing_input = self._header_segment + _b64(payload)
+        signature: bytes = self._signer.sign(signing_input, self._prepared)
         return (signing_input + b"." + _b64(signature)).decode()
 
     @classmethod
