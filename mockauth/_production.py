@@ -29,9 +29,7 @@ GRACEFUL_TIMEOUT = 5
 # contention (bench/RESULTS.md).
 DEFAULT_THREADS = 4
 
-STATE_NOTE = (
-    "each worker keeps its own refresh tokens, revocations, armed modes, clock and journal"
-)
+STATE_NOTE = "each worker keeps its own refresh tokens, revocations, armed modes, clock and journal"
 
 
 def _hang_up_on_disconnect(app: WSGIApp) -> WSGIApp:
