@@ -56,7 +56,6 @@ class Target:
     note: str = ""
     warmup: float = 3.0
     cwd: Path = BENCH
-    starts: bool = True
     result: dict[str, float] = field(default_factory=dict)
 
 
@@ -662,28 +661,39 @@ def main() -> int:
         words = [w.strip().lower() for w in args.only.split(",")]
         found = [t for t in found if t.baseline or any(w in t.name.lower() for w in words)]
     log = args.workdir / "servers.log"
-    for t in found:
-        if args.quick:
-            t.warmup = min(t.warmup, 1.0)
-        print(f"{t.name}: ", end="", flush=True)
-        try:
-            startups = [measure_start(t, log) for _ in range(args.starts)] if t.starts else []
-            best: dict[str, float] = {}
-            for _ in range(args.rounds):
+    # Round after round over every server, not every round of one server in a row: a
+    # burst of load from elsewhere on the machine then hits one round of several servers
+    # rather than every round of one, and the best round of each is kept.
+    startups: dict[str, list[float]] = {t.name: [] for t in found}
+    failed: set[str] = set()
+    per_round = -(-args.starts // args.rounds)
+    for round_number in range(1, args.rounds + 1):
+        print(f"round {round_number} of {args.rounds}", flush=True)
+        for t in found:
+            if t.name in failed:
+                continue
+            if args.quick:
+                t.warmup = min(t.warmup, 1.0)
+            print(f"  {t.name}: ", end="", flush=True)
+            try:
+                wanted = min(per_round, args.starts - len(startups[t.name]))
+                startups[t.name] += [measure_start(t, log) for _ in range(wanted)]
                 result = measure_load(t, tools["wrk"], args.duration, log)
-                if result["rps"] > best.get("rps", 0):
-                    best = result
-            if startups:
-                best["start_ms"] = statistics.median(startups) * 1000
-            t.result = best
+            except (RuntimeError, subprocess.SubprocessError) as error:
+                t.note = str(error).splitlines()[0]
+                t.result = {}
+                failed.add(t.name)
+                print("failed:", t.note, f"(see {log})", flush=True)
+                continue
+            if result["rps"] > t.result.get("rps", 0):
+                t.result = result
+            if startups[t.name]:
+                t.result["start_ms"] = statistics.median(startups[t.name]) * 1000
             print(
-                f"{best['rps']:,.0f} logins/s, p99 {best['p99']:.1f} ms, "
-                f"start {best.get('start_ms', 0):.0f} ms, RSS {best['rss_mb']:.0f} MB",
+                f"{result['rps']:,.0f} logins/s, p99 {result['p99']:.1f} ms, "
+                f"RSS {result['rss_mb']:.0f} MB",
                 flush=True,
             )
-        except (RuntimeError, subprocess.SubprocessError) as error:
-            t.note = str(error).splitlines()[0]
-            print("failed:", t.note, f"(see {log})", flush=True)
     inproc = in_process(tools["python"])
     block = report(found, inproc, info, command, args.duration, args.starts, args.rounds)
     print(block)
