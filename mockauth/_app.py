@@ -47,6 +47,8 @@ if TYPE_CHECKING:
     from ._core import MockAuth
 
 BEARER_OPERATIONS = frozenset({"me", "logout"})
+# Control calls that change nothing a worker keeps (the signing key is shared by all).
+STATELESS_CONTROL = frozenset({"control_issue_token", "control_decode_token"})
 # Compared against when the username is unknown, so both answers take the same time.
 _NO_SUCH_PASSWORD = b"mockauth: no such user, compared only to spend the same time"
 _MALFORMED_TAIL = b'{"status":"ok"'
@@ -72,6 +74,12 @@ class App:
     def __init__(self, auth: MockAuth) -> None:
         self.auth = auth
         self.url_map = auth.spec.url_map()
+        # Paths without variables are found with one dict lookup; Werkzeug's matcher
+        # (a third of the app's own time on a login) runs only for the rest.
+        self.static_routes: dict[tuple[str, str | None], str] = {
+            (op.method, op.path): op.operation_id
+            for op in auth.spec.operations if "{" not in op.path
+        }
         self.control_operations = frozenset(
             op.operation_id for op in auth.spec.operations if op.control
         )
@@ -80,6 +88,8 @@ class App:
             raise SpecError(
                 f"{auth.spec.path}: operations with no handler in mockauth: {', '.join(sorted(missing))}"
             )
+        self.refused_operations: frozenset[str] = frozenset()
+        self.refusal = ""
         self.errors: list[BaseException] = []  # bugs raised while serving, for check()
         self._errors_lock = threading.Lock()
 
@@ -93,8 +103,25 @@ class App:
         response.headers.pop("X-Mockauth-Error", None)
         return response(environ, start_response)
 
+    def refuse_state_changes(self, description: str) -> None:
+        """Answer 409 ``per_worker_state`` to every control-API call that changes state.
+
+        For several worker processes: such a call would reach one worker of many and
+        leave the others as they were. Reads, issuing and decoding tokens still answer.
+        """
+        self.refused_operations = frozenset(
+            op.operation_id for op in self.auth.spec.operations
+            if op.control and op.method not in ("GET", "HEAD")
+            and op.operation_id not in STATELESS_CONTROL
+        )
+        self.refusal = description
+
     def dispatch(self, request: Request, started: float) -> tuple[Call | None, Response]:
-        adapter = self.url_map.bind_to_environ(request.environ)
+        environ = request.environ
+        static = self.static_routes.get((environ["REQUEST_METHOD"], environ.get("PATH_INFO")))
+        if static is not None:
+            return self._dispatch_call(request, Call(request, static, {}), started)
+        adapter = self.url_map.bind_to_environ(environ)
         try:
             operation, args = adapter.match()
         except MethodNotAllowed as error:
@@ -108,7 +135,11 @@ class App:
             return None, _tagged(ApiError(
                 404, "not_found", f"There is no {request.path} on this server."
             ).response(), "not_found")
-        call = Call(request, str(operation), dict(args))
+        return self._dispatch_call(request, Call(request, str(operation), dict(args)), started)
+
+    def _dispatch_call(
+        self, request: Request, call: Call, started: float
+    ) -> tuple[Call, Response]:
         try:
             response = self.handle(call)
         except ApiError as error:
@@ -136,6 +167,8 @@ class App:
     def handle(self, call: Call) -> Response:
         handler = HANDLERS[call.operation]
         if call.operation not in API_OPERATIONS:
+            if call.operation in self.refused_operations:
+                raise ApiError(409, "per_worker_state", self.refusal)
             return handler(self, call)
         subject = SUBJECTS.get(call.operation)
         if subject is not None:
@@ -157,10 +190,11 @@ class App:
         """Answer as the failing mode says."""
         mode = applied.mode
         if mode.effect == "disconnect":
-            sock = call.request.environ.get("werkzeug.socket")
+            environ = call.request.environ
+            sock = environ.get("werkzeug.socket") or environ.get("gunicorn.socket")
             if isinstance(sock, socket.socket):
-                # The live server: close the connection under Werkzeug's feet; it takes
-                # the ConnectionError below as a client that went away.
+                # A live server: close the connection under its feet; Werkzeug and
+                # gunicorn take the ConnectionError below as a client that went away.
                 sock.shutdown(socket.SHUT_RDWR)
             raise Disconnected(
                 f"mockauth closed the connection without a response (disconnect mode, {call.operation})"
@@ -196,7 +230,10 @@ class App:
                 operation=call.operation if call else None,
                 status=status,
                 user=call.user if call else None,
-                modes=tuple(call.selection.names) if call else (),
+                modes=(
+                    tuple(call.selection.names)
+                    if call and call.selection is not _modes.NOTHING else ()
+                ),
                 error=error,
                 params=redact(call.params) if call else {},
                 duration_ms=round((time.perf_counter() - started) * 1000, 3),

@@ -78,6 +78,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--mode", action="append", default=[], metavar="NAME[:KEY=VALUE...]",
         help="arm an error mode at start, e.g. rate_limited:operation=login:times=2 (repeatable)",
     )
+    production = serve.add_argument_group("production server (pip install 'mockauth[server]')")
+    production.add_argument(
+        "--workers", type=int, metavar="N",
+        help="serve on gunicorn with N worker processes (default: Werkzeug's threaded "
+        "server in this one process); N > 1 needs --accept-per-worker-state",
+    )
+    production.add_argument(
+        "--threads", type=int, default=None, metavar="T",
+        help="threads per gunicorn worker (default: 4)",
+    )
+    production.add_argument(
+        "--accept-per-worker-state", action="store_true",
+        help="serve with N > 1 although each worker keeps its own tokens, modes, clock "
+        "and journal; control-API changes are then refused with 409",
+    )
     _add_settings(serve)
     serve.set_defaults(run=run_serve)
 
@@ -147,8 +162,46 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _check_workers(args: argparse.Namespace) -> None:
+    """Refuse --workers, --threads and --accept-per-worker-state values that do not fit."""
+    if args.workers is None:
+        if args.threads is not None or args.accept_per_worker_state:
+            flag = "--threads" if args.threads is not None else "--accept-per-worker-state"
+            raise UsageError(f"{flag} applies only with --workers")
+        return
+    if args.workers < 1:
+        raise UsageError(f"--workers: expected a whole number of at least 1, got {args.workers}")
+    if args.threads is not None and args.threads < 1:
+        raise UsageError(f"--threads: expected a whole number of at least 1, got {args.threads}")
+
+
+def _check_shared_state(auth: MockAuth, args: argparse.Namespace) -> None:
+    """Several workers need a shared store, or an explicit acceptance of per-worker state."""
+    if args.workers is None or args.workers == 1 or auth.store.shared:
+        return
+    from ._production import STATE_NOTE
+
+    if not args.accept_per_worker_state:
+        raise UsageError(
+            f"--workers {args.workers}: with --state memory {STATE_NOTE}, so a refresh or "
+            "logout that reaches another worker than its login fails, and a control-API "
+            "change would reach one worker only. Share the state: --state redis://HOST:PORT/DB "
+            "(pip install 'mockauth[redis]'); or pass --accept-per-worker-state to serve "
+            "anyway (control-API changes are then refused with 409); or use --workers 1"
+        )
+    for spec in args.mode:
+        if any(key in spec for key in (":times=", ":probability=")):
+            raise UsageError(
+                f"--mode {spec}: with --workers {args.workers} each worker would count "
+                "times and draw probabilities on its own; arm it without them, share the "
+                "state with --state redis://HOST:PORT/DB, or use --workers 1"
+            )
+
+
 def run_serve(args: argparse.Namespace) -> int:
+    _check_workers(args)
     auth = _load(args)
+    _check_shared_state(auth, args)
     # In a shared store, only the process that seeded it arms the --mode flags: a second
     # process started with the same command line must not arm them twice.
     board = auth.modes if auth.seeded else ModeBoard()
@@ -157,6 +210,8 @@ def run_serve(args: argparse.Namespace) -> int:
             board.arm_spec(spec, source="cli")
         except MockAuthError as error:
             raise UsageError(f"--mode {spec}: {error}") from None
+    if args.workers is not None:
+        return _serve_production(auth, args)
     from ._transports import Server
 
     # Ctrl-C and SIGTERM only set an event, so neither can interrupt start-up or
@@ -170,6 +225,35 @@ def run_serve(args: argparse.Namespace) -> int:
     while not stop.wait(0.5):
         pass
     server.stop()
+    auth.store.close()
+    print("mockauth: stopped", flush=True)
+    return 0
+
+
+def _serve_production(auth: MockAuth, args: argparse.Namespace) -> int:
+    from . import _production
+
+    threads = args.threads or _production.DEFAULT_THREADS
+    per_worker = args.workers > 1 and not auth.store.shared
+    if per_worker:
+        auth.app.refuse_state_changes(
+            f"This server runs {args.workers} worker processes and {_production.STATE_NOTE}; "
+            "a change here would reach one of them only. Restart with --workers 1 to "
+            "change state through the control API."
+        )
+
+    def ready(url: str) -> None:
+        _print_banner(auth, url)
+        where = f"  server: gunicorn, {args.workers} worker(s) x {threads} threads"
+        if per_worker:
+            where += f"; {_production.STATE_NOTE} (control-API changes answer 409)"
+        elif args.workers > 1:
+            where += ", sharing one state"
+        print(where, flush=True)
+
+    _production.serve(
+        auth.app, args.host, args.port, workers=args.workers, threads=threads, on_ready=ready
+    )
     auth.store.close()
     print("mockauth: stopped", flush=True)
     return 0

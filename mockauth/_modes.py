@@ -374,7 +374,7 @@ class ModeBoard:
                 failure = applied
             if failure and delay:
                 break
-        return Selection(failure, delay)
+        return Selection(failure, delay) if failure or delay else NOTHING
 
     def _draw(self, arming: Arming) -> float:
         """A number in [0, 1): seeded, the n-th draw of the arming is derived from the seed

@@ -16,6 +16,9 @@ from ._errors import SpecError
 
 CONTROL_TAG = "mockauth-control"
 _PACKAGE = Path(__file__).resolve().parent
+# libyaml's loader reads the spec in a tenth of the time of the pure-Python one
+# (about a third of `mockauth serve`'s start-up); same documents, same errors.
+_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 
@@ -73,7 +76,7 @@ def load_spec(path: str | Path | None = None) -> Spec:
     except (OSError, UnicodeDecodeError) as error:
         raise SpecError(f"{file}: cannot read the OpenAPI document ({error})") from None
     try:
-        document = yaml.safe_load(text)
+        document = yaml.load(text, Loader=_LOADER)
     except yaml.YAMLError as error:
         raise SpecError(f"{file}: invalid YAML: {error}") from None
     if not isinstance(document, Mapping) or not isinstance(document.get("paths"), Mapping):
