@@ -275,3 +275,52 @@ def test_the_state_url_password_is_never_shown() -> None:
     settings = Settings(state="redis://:hunter2@127.0.0.1:6379/0")
     assert "hunter2" not in str(settings.public())
     assert settings.public()["state"] == "redis://[redacted]@127.0.0.1:6379/0"
+
+
+@pytest.fixture
+def workers(redis_url: str, tmp_path: Path) -> Iterator[Served]:
+    """`mockauth serve --workers 2` on gunicorn, its state in Redis."""
+    with serving(tmp_path, "--workers", "2", "--state", redis_url, "--state-namespace", new_namespace()) as served:
+        assert "2 worker(s)" in served.process.stdout.readline()  # type: ignore[union-attr]
+        yield served
+
+
+def test_two_workers_on_redis_count_times_exactly(workers: Served) -> None:
+    assert workers.post("/_mockauth/modes", json={"name": "unavailable", "operation": "login", "times": 5}).status_code == 201
+    with ThreadPoolExecutor(32) as pool:
+        statuses = list(pool.map(lambda _: workers.post("/auth/login", data=LOGIN).status_code, range(200)))
+    assert statuses.count(503) == 5 and statuses.count(200) == 195
+    assert workers.get("/_mockauth/journal").json()["total"] == 200
+    assert "Traceback" not in workers.stop()
+
+
+def test_two_workers_on_redis_use_a_refresh_token_once(workers: Served) -> None:
+    refresh_token = workers.post("/auth/login", data=LOGIN).json()["refresh_token"]
+    start = threading.Barrier(20)
+
+    def one(_: int) -> int:
+        start.wait(30)
+        return workers.post("/auth/refresh", data={"refresh_token": refresh_token}).status_code
+
+    with ThreadPoolExecutor(20) as pool:
+        statuses = list(pool.map(one, range(20)))
+    assert statuses.count(200) == 1 and statuses.count(401) == 19
+
+
+def test_two_workers_on_redis_take_control_changes(workers: Served) -> None:
+    # Each call may reach either worker: every change is seen by the next call.
+    for round_ in range(6):
+        name = f"user{round_}"
+        assert workers.post("/_mockauth/users", json={"username": name, "password": "pw"}).status_code == 201
+        assert workers.post("/auth/login", data={"username": name, "password": "pw"}).status_code == 200
+        tokens = workers.post("/auth/login", data=LOGIN).json()
+        assert workers.post("/auth/logout", headers=bearer(tokens["access_token"])).status_code == 204
+        assert workers.get("/auth/me", headers=bearer(tokens["access_token"])).status_code == 401
+    assert workers.post("/_mockauth/clock", json={"action": "freeze", "at": 2_000_000_000}).status_code == 200
+    assert {workers.get("/_mockauth/clock").json()["now"] for _ in range(6)} == {2_000_000_000}
+
+
+def test_several_workers_with_memory_state_refuse_to_start_and_say_how_to_fix_it() -> None:
+    done = subprocess.run([MOCKAUTH, "serve", "--port", "0", "--workers", "2"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "--state memory" in done.stderr and "--state redis://HOST:PORT/DB" in done.stderr
