@@ -96,10 +96,15 @@ class App:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         started = time.perf_counter()
         request = Request(environ)
-        call, response = self.dispatch(request, started)
-        if call is None or call.operation not in self.control_operations:
-            error = response.headers.get("X-Mockauth-Error")
-            self._journal(request, call, response.status_code, error, started)
+        store = self.auth.store
+        store.begin()  # a shared store reads the clock, users and modes once per request
+        try:
+            call, response = self.dispatch(request, started)
+            if call is None or call.operation not in self.control_operations:
+                error = response.headers.get("X-Mockauth-Error")
+                self._journal(request, call, response.status_code, error, started)
+        finally:
+            store.end()
         response.headers.pop("X-Mockauth-Error", None)
         return response(environ, start_response)
 

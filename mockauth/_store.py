@@ -57,6 +57,13 @@ class Store:
     url = "memory"
     shared = False
 
+    def begin(self) -> None:
+        """A request starts: a shared store may read what it needs once for the whole
+        request (a request sees the state as it was when it started, and its own changes)."""
+
+    def end(self) -> None:
+        """The request is answered."""
+
     def initialize(self, seed: Callable[[], None]) -> bool:
         """Give a new store its first state by calling `seed` (the fixture state); a
         shared store that another process has seeded already is joined instead.
@@ -400,6 +407,18 @@ def _guarded(method: _F) -> _F:
     return cast(_F, wrapper)
 
 
+@dataclass
+class _Snapshot:
+    clock: ClockState
+    users_version: str | None
+    armings: list[Arming]
+
+
+def _clock_state(values: list[Any]) -> ClockState:
+    offset, frozen = values
+    return float(offset or 0.0), (float(frozen) if frozen else None)
+
+
 def _redacted_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.password is None:
@@ -475,9 +494,42 @@ class RedisStore(Store):
         self._outage = False
         self._outage_lock = threading.Lock()
         self._users_cache: tuple[str | None, Mapping[str, User]] = ("", {})
+        # Per request (thread): the clock, the users' version and the armed modes, read in
+        # one round trip when first needed; any change made by the request drops it.
+        self._local = threading.local()
 
     def _key(self, name: str) -> str:
         return self._prefix + name
+
+    # -- the per-request snapshot ----------------------------------------------------
+
+    def begin(self) -> None:
+        self._local.active = True
+        self._local.snapshot = None
+
+    def end(self) -> None:
+        self._local.active = False
+        self._local.snapshot = None
+
+    def _snapshot(self) -> _Snapshot | None:
+        """The request's snapshot, read now if not yet; None outside a request."""
+        local = self._local
+        if not getattr(local, "active", False):
+            return None
+        snapshot: _Snapshot | None = local.snapshot
+        if snapshot is None:
+            with self._redis.pipeline(transaction=True) as pipe:
+                pipe.hmget(self._key("clock"), ["offset", "frozen"])
+                pipe.get(self._key("users:version"))
+                pipe.hgetall(self._key("modes"))
+                pipe.hgetall(self._key("modes:times"))
+                clock, version, modes, times = pipe.execute()
+            snapshot = local.snapshot = _Snapshot(_clock_state(clock), version, self._armings_of(modes, times))
+        return snapshot
+
+    def _changed(self) -> None:
+        if getattr(self._local, "active", False):
+            self._local.snapshot = None
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -556,8 +608,10 @@ class RedisStore(Store):
 
     @_guarded
     def clock(self) -> ClockState:
-        offset, frozen = self._redis.hmget(self._key("clock"), ["offset", "frozen"])
-        return float(offset or 0.0), (float(frozen) if frozen else None)
+        snapshot = self._snapshot()
+        if snapshot is not None:
+            return snapshot.clock
+        return _clock_state(self._redis.hmget(self._key("clock"), ["offset", "frozen"]))
 
     @_guarded
     def change_clock(self, change: Callable[[float, float | None], ClockState]) -> ClockState:
@@ -574,13 +628,15 @@ class RedisStore(Store):
 
         # WATCH/MULTI, retried by redis-py when another process changed the clock meanwhile.
         self._redis.transaction(transact, key)
+        self._changed()
         return result[0]
 
     # -- users -----------------------------------------------------------------------
 
     @_guarded
     def users(self) -> Mapping[str, User]:
-        version = self._redis.get(self._key("users:version"))
+        snapshot = self._snapshot()
+        version = snapshot.users_version if snapshot is not None else self._redis.get(self._key("users:version"))
         cached_version, cached = self._users_cache
         if version == cached_version:
             return cached
@@ -593,6 +649,7 @@ class RedisStore(Store):
         return users
 
     def _change_users(self, *commands: Callable[[Any], Any]) -> list[Any]:
+        self._changed()
         with self._redis.pipeline() as pipe:  # MULTI/EXEC: every process sees all or nothing
             for command in commands:
                 command(pipe)
@@ -621,6 +678,7 @@ class RedisStore(Store):
 
     @_guarded
     def add_arming(self, make: Callable[[int], Arming]) -> Arming:
+        self._changed()
         arming = make(int(self._redis.incr(self._key("modes:ids"))))
         with self._redis.pipeline() as pipe:
             pipe.hset(self._key("modes"), str(arming.id), _arming_json(arming))
@@ -633,18 +691,25 @@ class RedisStore(Store):
 
     @_guarded
     def armings(self) -> list[Arming]:
-        with self._redis.pipeline(transaction=False) as pipe:
+        snapshot = self._snapshot()
+        if snapshot is not None:
+            return snapshot.armings
+        with self._redis.pipeline(transaction=True) as pipe:
             pipe.hgetall(self._key("modes"))
             pipe.hgetall(self._key("modes:times"))
-            raw, times = pipe.execute()
+            modes, times = pipe.execute()
+        return self._armings_of(modes, times)
+
+    @staticmethod
+    def _armings_of(modes: Mapping[str, str], times: Mapping[str, str]) -> list[Arming]:
         armings = []
-        for arming_id, text in sorted(raw.items(), key=lambda item: int(item[0])):
+        for arming_id, text in sorted(modes.items(), key=lambda item: int(item[0])):
             values = json.loads(text)
             left = values["times"]
             if left is not None:
                 left = int(times.get(arming_id, 0))
                 if left <= 0:
-                    continue  # taken to zero between the two reads
+                    continue  # its last use was just taken
             armings.append(Arming(
                 int(arming_id), lookup(values["name"]), values["options"], values["operation"],
                 values["user"], left, values["probability"], values["seed"], values["source"],
@@ -656,6 +721,7 @@ class RedisStore(Store):
         fields = [str(arming_id) for arming_id in ids]
         if not fields:
             return 0
+        self._changed()
         with self._redis.pipeline() as pipe:
             pipe.hdel(self._key("modes"), *fields)
             pipe.hdel(self._key("modes:times"), *fields)
@@ -664,6 +730,7 @@ class RedisStore(Store):
 
     @_guarded
     def take(self, arming: Arming) -> bool:
+        self._changed()
         keys = [self._key("modes"), self._key("modes:times"), self._key("modes:draws")]
         return bool(self._take(keys=keys, args=[str(arming.id)]))
 
