@@ -17,9 +17,9 @@ from typing import Any
 import jwt
 import pytest
 import requests
-from conftest import PASSWORD, USER, RedisServer, free_port, new_namespace
+from conftest import PASSWORD, USER, Alternate, RedisServer, free_port, new_namespace
 
-from mockauth import ConfigError, MockAuth, Settings
+from mockauth import ConfigError, MockAuth, Server, Settings
 
 MOCKAUTH = str(Path(sys.executable).with_name("mockauth"))
 LOGIN = {"username": USER, "password": PASSWORD}
@@ -324,3 +324,20 @@ def test_several_workers_with_memory_state_refuse_to_start_and_say_how_to_fix_it
     done = subprocess.run([MOCKAUTH, "serve", "--port", "0", "--workers", "2"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "--state memory" in done.stderr and "--state redis://HOST:PORT/DB" in done.stderr
+
+
+def test_two_mocks_on_one_redis_behind_a_balancer_pass_the_contract(redis_url: str) -> None:
+    namespace = new_namespace()
+    first = MockAuth.from_fixtures(state=redis_url, state_namespace=namespace)
+    second = MockAuth.from_fixtures(state=redis_url, state_namespace=namespace)
+    with Server(Alternate(first.app, second.app)) as server:  # every other request to each
+        done = subprocess.run(
+            [MOCKAUTH, "contract", server.url, "--username", USER, "--password", PASSWORD,
+             "--max-examples", "10", "--seed", "1", "--expired-token", first.issue_token(USER, expires_in=-60)],
+            capture_output=True, text=True, timeout=300,
+        )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert not first.app.errors and not second.app.errors
+    assert "FAILED" not in done.stdout
+    answered = {(entry.operation, entry.status) for entry in second.journal.entries()}
+    assert {("login", 200), ("me", 200), ("refresh", 200), ("logout", 204)} <= answered
