@@ -8,7 +8,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from . import __version__
 from ._core import MockAuth
@@ -16,6 +16,9 @@ from ._errors import MockAuthError
 from ._modes import ModeBoard
 from ._settings import Settings, parse_setting
 from ._users import load_fixtures
+
+if TYPE_CHECKING:
+    from ._watch import FixtureWatcher
 
 DEFAULT_PORT = 8765
 
@@ -39,8 +42,12 @@ def _add_settings(parser: argparse.ArgumentParser) -> None:
             dest=field.name,
             metavar=field.name.upper(),
             default=None,
-            help=f"{field.metadata['help']} (default: {field.default})",
+            help=f"{field.metadata['help']} (default: {_shown(field.default)})",
         )
+
+
+def _shown(default: Any) -> Any:
+    return ",".join(default) if isinstance(default, tuple) else default
 
 
 def _settings_from(args: argparse.Namespace) -> dict[str, Any]:
@@ -82,7 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     production.add_argument(
         "--workers", type=int, metavar="N",
         help="serve on gunicorn with N worker processes (default: Werkzeug's threaded "
-        "server in this one process); N > 1 needs --accept-per-worker-state",
+        "server in this one process); N > 1 needs --state redis://HOST:PORT/DB (or "
+        "--accept-per-worker-state)",
     )
     production.add_argument(
         "--threads", type=int, default=None, metavar="T",
@@ -92,6 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--accept-per-worker-state", action="store_true",
         help="serve with N > 1 although each worker keeps its own tokens, modes, clock "
         "and journal; control-API changes are then refused with 409",
+    )
+    serve.add_argument(
+        "--watch", action="store_true",
+        help="reload the fixtures' users when a file changes, keeping tokens, modes and clock "
+        "(a changed settings: block needs a restart)",
     )
     _add_settings(serve)
     serve.set_defaults(run=run_serve)
@@ -222,8 +235,11 @@ def run_serve(args: argparse.Namespace) -> int:
     server = Server(auth.app, args.host, args.port, quiet=False, on_stop=None)
     server.start()
     _print_banner(auth, server.url)
+    watcher = _watch(auth) if args.watch else None
     while not stop.wait(0.5):
         pass
+    if watcher is not None:
+        watcher.stop()
     server.stop()
     auth.store.close()
     print("mockauth: stopped", flush=True)
@@ -257,6 +273,14 @@ def _serve_production(auth: MockAuth, args: argparse.Namespace) -> int:
     auth.store.close()
     print("mockauth: stopped", flush=True)
     return 0
+
+
+def _watch(auth: MockAuth) -> FixtureWatcher:
+    from ._watch import FixtureWatcher
+
+    watcher = FixtureWatcher(auth).start()
+    print(f"  watching {watcher.path} for changes", flush=True)
+    return watcher
 
 
 def _print_banner(auth: MockAuth, url: str) -> None:

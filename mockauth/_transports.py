@@ -31,6 +31,18 @@ class _QuietHandler(WSGIRequestHandler):
         pass
 
 
+class _ServeHandler(WSGIRequestHandler):
+    """The access log of ``mockauth serve``, without the dashboard's polling: it reads
+    the state and the journal every second or two and would bury the requests that matter."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        path = self.path.split("?")[0]
+        polling = self.command == "GET" and path.startswith("/_mockauth/") and path != "/_mockauth/"
+        if polling and str(code).startswith("2"):
+            return
+        super().log_request(code, size)
+
+
 class Server:
     """A threaded Werkzeug server in a background thread, bound to 127.0.0.1 and a free
     port by default. Use it as a context manager; shutdown waits at most 5 seconds.
@@ -81,7 +93,7 @@ class Server:
         with listener:
             self._server = make_server(
                 self.host, listener.getsockname()[1], self.app, threaded=True,
-                request_handler=_QuietHandler if self.quiet else WSGIRequestHandler,
+                request_handler=_QuietHandler if self.quiet else _ServeHandler,
                 fd=listener.fileno(),
             )
         self._thread = threading.Thread(target=self._run, name=f"mockauth-server-{self.port}", daemon=True)
