@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.exceptions import MethodNotAllowed, NotFound
-from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Request, Response
 
 from . import _modes
@@ -35,6 +34,8 @@ from ._tokens import TokenError, decode_unverified, unverified_subject
 from ._users import User, user_from_mapping
 
 if TYPE_CHECKING:
+    from werkzeug.routing import Map
+
     from ._core import MockAuth
 
 BEARER_OPERATIONS = frozenset({"me", "logout"})
@@ -64,7 +65,10 @@ class App:
 
     def __init__(self, auth: MockAuth) -> None:
         self.auth = auth
-        self.url_map = auth.spec.url_map()
+        # Built on the first request with a path variable: werkzeug.routing and what it
+        # imports (difflib, uuid, platform) are a tenth of `mockauth serve`'s start-up,
+        # and logins never need them (static_routes below).
+        self._url_map: Map | None = None
         # Paths without variables are found with one dict lookup; Werkzeug's matcher
         # (a third of the app's own time on a login) runs only for the rest.
         self.static_routes: dict[tuple[str, str | None], str] = {
@@ -114,7 +118,11 @@ class App:
         static = self.static_routes.get((environ["REQUEST_METHOD"], environ.get("PATH_INFO")))
         if static is not None:
             return self._dispatch_call(request, Call(request, static, {}), started)
-        adapter = self.url_map.bind_to_environ(environ)
+        from werkzeug.routing import RequestRedirect
+
+        if self._url_map is None:
+            self._url_map = self.auth.spec.url_map()  # two threads may both build it: same map
+        adapter = self._url_map.bind_to_environ(environ)
         try:
             operation, args = adapter.match()
         except MethodNotAllowed as error:
