@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.wrappers import Request, Response
 
-from . import _modes
-from ._errors import ConfigError, Disconnected, MockAuthError, ModeError, UnknownUserError
+from . import _cors, _modes
+from ._errors import ConfigError, Disconnected, MockAuthError, ModeError, SpecError, UnknownUserError
 from ._http import (
     ApiError,
     bad_request,
@@ -80,25 +80,39 @@ class App:
         )
         missing = {op.operation_id for op in auth.spec.operations} - set(HANDLERS)
         if missing:
-            from ._errors import SpecError
-
             raise SpecError(
                 f"{auth.spec.path}: operations with no handler in mockauth: {', '.join(sorted(missing))}"
             )
         self.refused_operations: frozenset[str] = frozenset()
         self.refusal = ""
         self.errors: list[BaseException] = []  # bugs raised while serving, for check()
+        self._refused_origins: set[str] = set()
         self._errors_lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         started = time.perf_counter()
         request = Request(environ)
+        if request.method == "OPTIONS":
+            # Before routing: a browser's preflight names no operation, only a path.
+            response = self.options(request)
+            if not request.path.startswith("/_mockauth"):
+                error = response.headers.get("X-Mockauth-Error")
+                self._journal(request, None, response.status_code, error, started)
+            response.headers.pop("X-Mockauth-Error", None)
+            return response(environ, start_response)
         call, response = self.dispatch(request, started)
         if call is None or call.operation not in self.control_operations:
             error = response.headers.get("X-Mockauth-Error")
             self._journal(request, call, response.status_code, error, started)
         response.headers.pop("X-Mockauth-Error", None)
+        self.cors(request, response)
         return response(environ, start_response)
+
+    @property
+    def url_map(self) -> Map:
+        if self._url_map is None:
+            self._url_map = self.auth.spec.url_map()  # two threads may both build it: same map
+        return self._url_map
 
     def refuse_state_changes(self, description: str) -> None:
         """Answer 409 ``per_worker_state`` to every control-API call that changes state.
@@ -113,6 +127,62 @@ class App:
         )
         self.refusal = description
 
+    def cors(self, request: Request, response: Response) -> None:
+        """CORS headers on any answer to an allowed browser origin; none for the others."""
+        origin = request.headers.get("Origin")
+        if origin is None:
+            return
+        if _cors.allowed(origin, self.auth.settings.cors_origins):
+            _cors.add_headers(response.headers, origin)
+        else:
+            self._refused(origin)
+
+    def options(self, request: Request) -> Response:
+        """OPTIONS on any route: 204 with Allow, and a CORS preflight answer for an
+        allowed origin; a preflight from any other origin is refused with 403."""
+        adapter = self.url_map.bind_to_environ(request.environ)
+        # The routes accept a missing trailing slash for GET and the like; OPTIONS too.
+        found = adapter.allowed_methods() or adapter.allowed_methods(request.path.rstrip("/") + "/")
+        methods = sorted({*found, "OPTIONS"})
+        if methods == ["OPTIONS"]:
+            return _tagged(ApiError(
+                404, "not_found", f"There is no {request.path} on this server."
+            ).response(), "not_found")
+        response = Response(status=204, headers=[("Allow", ", ".join(methods))])
+        del response.headers["Content-Type"]  # a 204 has no body to describe
+        origin = request.headers.get("Origin")
+        if origin is None:
+            return response
+        if not _cors.allowed(origin, self.auth.settings.cors_origins):
+            self._refused(origin)
+            if request.headers.get("Access-Control-Request-Method") is None:
+                return response
+            return _tagged(ApiError(
+                403, "origin_not_allowed",
+                f"The origin {origin} may not call this server from a browser; start mockauth "
+                f"with --cors-origins {origin} (allowed now: "
+                f"{', '.join(self.auth.settings.cors_origins) or 'none'}).",
+                [("Allow", ", ".join(methods))],
+            ).response(), "origin_not_allowed")
+        if request.headers.get("Access-Control-Request-Method") is None:
+            _cors.add_headers(response.headers, origin)
+        else:
+            _cors.preflight_headers(
+                response.headers, origin, methods,
+                request.headers.get("Access-Control-Request-Headers"),
+                request.headers.get("Access-Control-Request-Private-Network") == "true",
+            )
+        return response
+
+    def _refused(self, origin: str) -> None:
+        # One line per origin: enough to explain a browser's CORS error, not a flood.
+        if origin not in self._refused_origins:
+            self._refused_origins.add(origin)
+            self.auth.log(
+                f"refused the browser origin {origin} (not in cors_origins); "
+                f"allow it with --cors-origins {origin}"
+            )
+
     def dispatch(self, request: Request, started: float) -> tuple[Call | None, Response]:
         environ = request.environ
         static = self.static_routes.get((environ["REQUEST_METHOD"], environ.get("PATH_INFO")))
@@ -120,9 +190,7 @@ class App:
             return self._dispatch_call(request, Call(request, static, {}), started)
         from werkzeug.routing import RequestRedirect
 
-        if self._url_map is None:
-            self._url_map = self.auth.spec.url_map()  # two threads may both build it: same map
-        adapter = self._url_map.bind_to_environ(environ)
+        adapter = self.url_map.bind_to_environ(environ)
         try:
             operation, args = adapter.match()
         except MethodNotAllowed as error:
@@ -136,7 +204,7 @@ class App:
             return None, _tagged(ApiError(
                 404, "not_found", f"There is no {request.path} on this server."
             ).response(), "not_found")
-        return self._dispatch_call(request, Call(request, str(operation), args), started)
+        return self._dispatch_call(request, Call(request, str(operation), dict(args)), started)
 
     def _dispatch_call(
         self, request: Request, call: Call, started: float
@@ -213,7 +281,8 @@ class App:
             return json_response(body, 200, _without_length(response.headers))
         # malformed: the start of a real answer, cut off mid-way.
         data = response.get_data() or _MALFORMED_TAIL
-        return Response(data[: max(1, len(data) // 2)], 200, _without_length(response.headers), content_type="application/json")
+        cut = data[: max(1, len(data) // 2)]
+        return Response(cut, 200, _without_length(response.headers), content_type="application/json")
 
     def _journal(self, request: Request, call: Call | None, status: int, error: str | None, started: float) -> None:
         self.auth.journal.record(
@@ -414,7 +483,10 @@ def control_arm_mode(app: App, call: Call) -> Response:
     options = body.get("options") or {}
     if not isinstance(options, dict):
         raise bad_request("The field 'options' must be an object.")
-    scope = {k: body.get(k) for k in ("operation", "user", "times", "probability", "seed")}
+    scope: dict[str, Any] = {k: body.get(k) for k in _modes.SCOPE_KEYS}
+    clash = sorted(set(options) & {"name", "source", *scope})
+    if clash:
+        raise bad_request(f"The field 'options' cannot set {clash[0]!r}; it is a field of its own.")
     try:
         arming = app.auth.modes.arm(name, **scope, **options)
     except (ModeError, TypeError) as error:
@@ -468,7 +540,15 @@ def control_set_clock(app: App, call: Call) -> Response:
 
 
 def control_list_users(app: App, call: Call) -> Response:
-    return json_response([user.public() for user in app.auth.users.values()])
+    # Fixture passwords are test data, shown on request so the dashboard can offer a
+    # login curl line that works as pasted.
+    passwords = call.request.args.get("passwords", "false")
+    if passwords not in ("true", "false"):
+        raise bad_request("The query parameter 'passwords' must be true or false.")
+    return json_response([
+        {**user.public(), "password": user.password} if passwords == "true" else user.public()
+        for user in app.auth.users.values()
+    ])
 
 
 def control_add_user(app: App, call: Call) -> Response:
@@ -522,7 +602,8 @@ def control_issue_token(app: App, call: Call) -> Response:
     body = app.body(call, form=False)
     (username,) = required_strings(body, "username")
     expires_in = body.get("expires_in")
-    if expires_in is not None and (isinstance(expires_in, bool) or not isinstance(expires_in, int) or abs(expires_in) > 10**9):
+    valid_lifetime = isinstance(expires_in, int) and not isinstance(expires_in, bool) and abs(expires_in) <= 10**9
+    if expires_in is not None and not valid_lifetime:
         raise bad_request("The field 'expires_in' must be a whole number of seconds.")
     claims = body.get("claims") or {}
     if not isinstance(claims, dict):
@@ -540,7 +621,9 @@ def control_decode_token(app: App, call: Call) -> Response:
     body = app.body(call, form=False)
     (token,) = required_strings(body, "token")
     header, claims = decode_unverified(token.strip())
-    verdict: dict[str, Any] = {"header": header, "claims": claims, "valid": True, "error": None, "error_description": None}
+    verdict: dict[str, Any] = {
+        "header": header, "claims": claims, "valid": True, "error": None, "error_description": None,
+    }
     try:
         app.auth.tokens.verify(token.strip())
     except TokenError as error:

@@ -8,14 +8,16 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from . import __version__
 from ._core import MockAuth
 from ._errors import MockAuthError
 from ._settings import Settings, parse_setting
 from ._users import load_fixtures
+
+if TYPE_CHECKING:
+    from ._watch import FixtureWatcher
 
 DEFAULT_PORT = 8765
 
@@ -39,8 +41,12 @@ def _add_settings(parser: argparse.ArgumentParser) -> None:
             dest=field.name,
             metavar=field.name.upper(),
             default=None,
-            help=f"{field.metadata['help']} (default: {field.default})",
+            help=f"{field.metadata['help']} (default: {_shown(field.default)})",
         )
+
+
+def _shown(default: Any) -> Any:
+    return ",".join(default) if isinstance(default, tuple) else default
 
 
 def _settings_from(args: argparse.Namespace) -> dict[str, Any]:
@@ -69,12 +75,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="run the mock auth server")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default: {DEFAULT_PORT}; 0 picks a free one)")
+    serve.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"port (default: {DEFAULT_PORT}; 0 picks a free one)"
+    )
     serve.add_argument("--fixtures", metavar="PATH", help="fixture file or folder (default: the bundled fixtures)")
     serve.add_argument("--spec", metavar="PATH", help="OpenAPI document (default: the bundled openapi.yaml)")
     serve.add_argument(
         "--mode", action="append", default=[], metavar="NAME[:KEY=VALUE...]",
         help="arm an error mode at start, e.g. rate_limited:operation=login:times=2 (repeatable)",
+    )
+    serve.add_argument(
+        "--watch", action="store_true",
+        help="reload the fixtures' users when a file changes, keeping tokens, modes and clock "
+        "(a changed settings: block needs a restart)",
     )
     production = serve.add_argument_group("production server (pip install 'mockauth[server]')")
     production.add_argument(
@@ -105,7 +118,59 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="validate fixture files")
     check.add_argument("path", nargs="+", help="fixture file or folder")
     check.set_defaults(run=run_check)
+
+    contract = commands.add_parser(
+        "contract", help="hold a running auth server to openapi.yaml and the auth rules",
+        description="Exit status: 0 every check passed or was skipped, 1 a check failed, "
+        "2 bad usage or an unreachable target.",
+    )
+    add = contract.add_argument
+    add("url", help="base URL of the auth server, e.g. https://auth.staging.example.com")
+    add("--username", help="a user that can log in (default: $MOCKAUTH_CONTRACT_USERNAME)")
+    add("--password", help="its password (default: $MOCKAUTH_CONTRACT_PASSWORD, kept out of ps)")
+    add("--spec", metavar="PATH", help="OpenAPI document (default: the bundled openapi.yaml)")
+    add("--max-examples", type=_positive_int, metavar="N", help="schemathesis examples per phase")
+    add("--seed", type=int, metavar="S", help="schemathesis seed, to repeat a run")
+    add("--junit-xml", metavar="FILE", help="also write the results as JUnit XML")
+    add(
+        "--header", action="append", default=[], metavar="NAME:VALUE",
+        help="send this header on every request, e.g. an API gateway key (repeatable)",
+    )
+    add("--timeout", type=_positive_float, default=10.0, metavar="S",
+        help="seconds per request (default: 10)")
+    add("--exclude-check", action="append", default=[], metavar="NAME",
+        help="skip this check (repeatable)")
+    add(
+        "--expired-token", metavar="TOKEN",
+        help="an expired access token the target signed, for me_refuses_expired_token",
+    )
+    add(
+        "--expiry-wait", type=_positive_float, default=10.0, metavar="S",
+        help="wait out a token's lifetime when it is at most this long (default: 10)",
+    )
+    add("--no-schema", action="store_true", help="auth checks only, no schemathesis run")
+    contract.set_defaults(run=run_contract)
     return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
+    return value
 
 
 def _check_workers(args: argparse.Namespace) -> None:
@@ -115,6 +180,9 @@ def _check_workers(args: argparse.Namespace) -> None:
             flag = "--threads" if args.threads is not None else "--accept-per-worker-state"
             raise UsageError(f"{flag} applies only with --workers")
         return
+    if args.watch:
+        # The workers are forked copies: a reload in the arbiter would reach none of them.
+        raise UsageError("--watch works only without --workers (Werkzeug's server)")
     if args.workers < 1:
         raise UsageError(f"--workers: expected a whole number of at least 1, got {args.workers}")
     if args.threads is not None and args.threads < 1:
@@ -150,16 +218,19 @@ def run_serve(args: argparse.Namespace) -> int:
         return _serve_production(auth, args)
     from ._transports import Server
 
+    # Ctrl-C and SIGTERM only set an event, so neither can interrupt start-up or
+    # shutdown half-way with a traceback.
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
     server = Server(auth.app, args.host, args.port, quiet=False, on_stop=None)
     server.start()
     _print_banner(auth, server.url)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
-        while not stop.wait(0.5):
-            pass
-    except KeyboardInterrupt:
+    watcher = _watch(auth) if args.watch else None
+    while not stop.wait(0.5):
         pass
+    if watcher is not None:
+        watcher.stop()
     server.stop()
     print("mockauth: stopped", flush=True)
     return 0
@@ -190,6 +261,14 @@ def _serve_production(auth: MockAuth, args: argparse.Namespace) -> int:
     return 0
 
 
+def _watch(auth: MockAuth) -> FixtureWatcher:
+    from ._watch import FixtureWatcher
+
+    watcher = FixtureWatcher(auth).start()
+    print(f"  watching {watcher.path} for changes", flush=True)
+    return watcher
+
+
 def _print_banner(auth: MockAuth, url: str) -> None:
     settings = auth.settings
     print(f"mockauth {__version__} serving {url}  ({settings.algorithm}, issuer {settings.issuer!r})")
@@ -203,12 +282,8 @@ def _print_banner(auth: MockAuth, url: str) -> None:
     for arming in auth.modes.armed():
         if arming.source == "cli":
             print(f"  armed: {arming.mode.name} {arming.as_dict()}")
-    first = next(iter(auth.users.values()), None)
-    if first is not None:
-        print("  try:")
-        print(
-            f'    curl -X POST "{url}/auth/login" -d "username={first.username}" -d "password={first.password}"'
-        )
+    # Passwords stay in the fixture file: nothing secret goes to the log.
+    print(f"  try: curl -X POST {url}/auth/login -d username=USER -d password=PASSWORD")
     print(f"  dashboard: {url}/_mockauth/   (Ctrl-C to stop)", flush=True)
 
 
@@ -233,6 +308,50 @@ def run_check(args: argparse.Namespace) -> int:
         names = ", ".join(user.username for user in fixtures.users)
         print(f"{path}: ok, {len(fixtures.users)} users ({names})")
     return 0
+
+
+def run_contract(args: argparse.Namespace) -> int:
+    import os
+    from pathlib import Path
+
+    from ._contract import CHECK_NAMES, PASSWORD_VARIABLE, USERNAME_VARIABLE, Contract
+
+    username = args.username or os.environ.get(USERNAME_VARIABLE)
+    password = args.password or os.environ.get(PASSWORD_VARIABLE)
+    if not username:
+        raise UsageError(f"--username is required (or set {USERNAME_VARIABLE})")
+    if not password:
+        raise UsageError(f"--password is required (or set {PASSWORD_VARIABLE})")
+    headers = {}
+    for item in args.header:
+        name, colon, value = item.partition(":")
+        if not colon or not name.strip():
+            raise UsageError(f"--header {item!r}: expected NAME:VALUE")
+        headers[name.strip()] = value.strip()
+    for name in args.exclude_check:
+        if name not in CHECK_NAMES:
+            known = ", ".join(CHECK_NAMES)
+            raise UsageError(f"--exclude-check {name}: unknown check (known: {known})")
+    if args.spec is not None and not Path(args.spec).is_file():
+        raise UsageError(f"--spec {args.spec}: no such file")
+    if args.junit_xml and not Path(args.junit_xml).resolve().parent.is_dir():
+        raise UsageError(f"--junit-xml {args.junit_xml}: no such directory")
+    contract = Contract(
+        args.url, username=username, password=password, spec=args.spec,
+        max_examples=args.max_examples, seed=args.seed, headers=headers, timeout=args.timeout,
+        exclude_checks=args.exclude_check, expired_token=args.expired_token,
+        expiry_wait=args.expiry_wait, schema=not args.no_schema,
+    )
+    report = contract.run(progress=lambda line: print(line, flush=True))
+    print()
+    print(report.render(), flush=True)
+    if args.junit_xml:
+        try:
+            Path(args.junit_xml).write_text(report.junit_xml(), encoding="utf-8")
+        except OSError as error:
+            reason = error.strerror
+            raise UsageError(f"--junit-xml {args.junit_xml}: cannot write: {reason}") from None
+    return report.exit_code
 
 
 def main(argv: Sequence[str] | None = None) -> int:

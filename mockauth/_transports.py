@@ -5,17 +5,20 @@ Each takes a WSGI app and nothing else: the app never knows how it is served.
 
 from __future__ import annotations
 
-import contextlib
 import io
+import socket
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from ._errors import Disconnected, ServerError
+
+if TYPE_CHECKING:
+    import httpx
 
 WSGIApp = Callable[..., Any]
 SHUTDOWN_TIMEOUT = 5.0
@@ -26,6 +29,18 @@ class _QuietHandler(WSGIRequestHandler):
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass
+
+
+class _ServeHandler(WSGIRequestHandler):
+    """The access log of ``mockauth serve``, without the dashboard's polling: it reads
+    the state and the journal every second or two and would bury the requests that matter."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        path = self.path.split("?")[0]
+        polling = self.command == "GET" and path.startswith("/_mockauth/") and path != "/_mockauth/"
+        if polling and str(code).startswith("2"):
+            return
+        super().log_request(code, size)
 
 
 class Server:
@@ -58,7 +73,7 @@ class Server:
     def port(self) -> int:
         if self._server is None:
             raise ServerError("the server is not running; use it as `with auth.serve() as server:`")
-        return int(self._server.server_port)
+        return int(self._server.server_address[1])
 
     @property
     def url(self) -> str:
@@ -66,16 +81,21 @@ class Server:
         return f"http://{host}:{self.port}"
 
     def start(self) -> Server:
+        # Bind here rather than in Werkzeug, which prints and exits the process when the
+        # port is taken; a library must raise instead.
         try:
-            self._server = make_server(
-                self.host, self.requested_port, self.app, threaded=True,
-                request_handler=_QuietHandler if self.quiet else WSGIRequestHandler,
-            )
+            family, _, _, _, address = socket.getaddrinfo(self.host, self.requested_port, type=socket.SOCK_STREAM)[0]
+            listener = socket.create_server(address[:2], family=family, backlog=128)
         except OSError as error:
             raise ServerError(
                 f"cannot listen on {self.host}:{self.requested_port}: {error.strerror or error}"
             ) from None
-        self._server.daemon_threads = True
+        with listener:
+            self._server = make_server(
+                self.host, listener.getsockname()[1], self.app, threaded=True,
+                request_handler=_QuietHandler if self.quiet else _ServeHandler,
+                fd=listener.fileno(),
+            )
         self._thread = threading.Thread(target=self._run, name=f"mockauth-server-{self.port}", daemon=True)
         self._thread.start()
         return self
@@ -139,7 +159,7 @@ def call_app(
         base_url=f"{parts.scheme}://{parts.netloc}",
         query_string=parts.query,
         method=method,
-        headers=_strip_hop_headers(headers),
+        headers=list(_strip_hop_headers(headers).items()),
         input_stream=io.BytesIO(body),
         content_length=len(body),
     )
@@ -176,7 +196,7 @@ class Interceptor:
         self.mock = responses.RequestsMock(assert_all_requests_are_fired=False)
         pattern = re.compile(re.escape(self.base_url) + r"(/.*)?(\?.*)?$")
         for method in self.METHODS:
-            self.mock.add_callback(method, pattern, callback=self._answer, content_type=None)
+            self.mock.add_callback(method, pattern, callback=self._answer, content_type=None)  # type: ignore[arg-type]
         if passthrough:
             self.mock.add_passthru(re.compile(r"(?!" + re.escape(self.base_url) + r")"))
 
@@ -201,7 +221,7 @@ class Interceptor:
         return self.mock.calls
 
 
-def httpx_transport(app: WSGIApp) -> Any:
+def httpx_transport(app: WSGIApp) -> httpx.BaseTransport:
     """An httpx transport answering in-process; ``disconnect`` raises httpx.RemoteProtocolError
     as a real server hanging up would."""
     import httpx

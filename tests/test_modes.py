@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import jwt
 import pytest
@@ -59,7 +59,7 @@ def assert_mode_answer(auth: MockAuth, client: Client, name: str, operation: str
     elif mode.effect == "malformed":
         assert response.status_code == 200
         assert response.mimetype == "application/json"
-        with pytest.raises(ValueError):
+        with pytest.raises(json.JSONDecodeError):
             json.loads(response.get_data())
     elif mode.effect == "incomplete":
         body = response.get_json()

@@ -273,6 +273,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
         (("serve", "--workers", "0"), "at least 1"),
         (("serve", "--threads", "2"), "--threads applies only with --workers"),
         (("serve", "--accept-per-worker-state"), "applies only with --workers"),
+        (("serve", "--workers", "1", "--watch"), "--watch works only without --workers"),
         (
             (
                 "serve",
