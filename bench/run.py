@@ -42,6 +42,7 @@ FORM = "application/x-www-form-urlencoded"
 NPM_PACKAGES = ("oauth2-mock-server@9", "@stoplight/prism-cli@5", "wiremock@3")
 PY_PACKAGES = ("granian>=2", "gunicorn>=23", "py-spy")
 START_TIMEOUT = 60.0
+LOAD_BEFORE = os.getloadavg()
 BEGIN, END = "<!-- bench/run.py: begin -->", "<!-- bench/run.py: end -->"
 
 
@@ -507,7 +508,9 @@ def report(
     by_name = {t.name: t.result for t in found}
     lines = [
         BEGIN,
-        f"Run {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC on {machine()}.",
+        f"Run {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC on {machine()}; "
+        f"load average {LOAD_BEFORE[0]:.1f} before the run, {os.getloadavg()[0]:.1f} after "
+        "(the 1-minute figure: more than 2 means other work shared the 2 cores).",
         "",
         f"Command: `{command}`",
         "",

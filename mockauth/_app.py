@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.exceptions import MethodNotAllowed, NotFound
-from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Request, Response
 
 from . import _cors, _modes
@@ -44,6 +43,8 @@ from ._tokens import TokenError, decode_unverified, unverified_subject
 from ._users import User, user_from_mapping
 
 if TYPE_CHECKING:
+    from werkzeug.routing import Map
+
     from ._core import MockAuth
 
 BEARER_OPERATIONS = frozenset({"me", "logout"})
@@ -73,7 +74,10 @@ class App:
 
     def __init__(self, auth: MockAuth) -> None:
         self.auth = auth
-        self.url_map = auth.spec.url_map()
+        # Built on the first request with a path variable: werkzeug.routing and what it
+        # imports (difflib, uuid, platform) are a tenth of `mockauth serve`'s start-up,
+        # and logins never need them (static_routes below).
+        self._url_map: Map | None = None
         # Paths without variables are found with one dict lookup; Werkzeug's matcher
         # (a third of the app's own time on a login) runs only for the rest.
         self.static_routes: dict[tuple[str, str | None], str] = {
@@ -117,6 +121,12 @@ class App:
         response.headers.pop("X-Mockauth-Error", None)
         self.cors(request, response)
         return response(environ, start_response)
+
+    @property
+    def url_map(self) -> Map:
+        if self._url_map is None:
+            self._url_map = self.auth.spec.url_map()  # two threads may both build it: same map
+        return self._url_map
 
     def refuse_state_changes(self, description: str) -> None:
         """Answer 409 ``per_worker_state`` to every control-API call that changes state.
@@ -192,6 +202,8 @@ class App:
         static = self.static_routes.get((environ["REQUEST_METHOD"], environ.get("PATH_INFO")))
         if static is not None:
             return self._dispatch_call(request, Call(request, static, {}), started)
+        from werkzeug.routing import RequestRedirect
+
         adapter = self.url_map.bind_to_environ(environ)
         try:
             operation, args = adapter.match()

@@ -85,6 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--mode", action="append", default=[], metavar="NAME[:KEY=VALUE...]",
         help="arm an error mode at start, e.g. rate_limited:operation=login:times=2 (repeatable)",
     )
+    serve.add_argument(
+        "--watch", action="store_true",
+        help="reload the fixtures' users when a file changes, keeping tokens, modes and clock "
+        "(a changed settings: block needs a restart)",
+    )
     production = serve.add_argument_group("production server (pip install 'mockauth[server]')")
     production.add_argument(
         "--workers", type=int, metavar="N",
@@ -100,11 +105,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--accept-per-worker-state", action="store_true",
         help="serve with N > 1 although each worker keeps its own tokens, modes, clock "
         "and journal; control-API changes are then refused with 409",
-    )
-    serve.add_argument(
-        "--watch", action="store_true",
-        help="reload the fixtures' users when a file changes, keeping tokens, modes and clock "
-        "(a changed settings: block needs a restart)",
     )
     _add_settings(serve)
     serve.set_defaults(run=run_serve)
@@ -182,6 +182,9 @@ def _check_workers(args: argparse.Namespace) -> None:
             flag = "--threads" if args.threads is not None else "--accept-per-worker-state"
             raise UsageError(f"{flag} applies only with --workers")
         return
+    if args.watch:
+        # The workers are forked copies: a reload in the arbiter would reach none of them.
+        raise UsageError("--watch works only without --workers (Werkzeug's server)")
     if args.workers < 1:
         raise UsageError(f"--workers: expected a whole number of at least 1, got {args.workers}")
     if args.threads is not None and args.threads < 1:

@@ -7,12 +7,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from werkzeug.routing import Map, Rule
 
 from ._errors import SpecError
+
+if TYPE_CHECKING:
+    from werkzeug.routing import Map
 
 CONTROL_TAG = "mockauth-control"
 _PACKAGE = Path(__file__).resolve().parent
@@ -60,6 +62,8 @@ class Spec:
 
     def url_map(self) -> Map:
         """A Werkzeug URL map with one rule per operation; the endpoint is the operationId."""
+        from werkzeug.routing import Map, Rule  # not at import: see App.__init__
+
         rules = [
             Rule(re.sub(r"\{(\w+)\}", r"<\1>", op.path), endpoint=op.operation_id, methods=[op.method])
             for op in self.operations

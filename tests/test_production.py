@@ -273,6 +273,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
         (("serve", "--workers", "0"), "at least 1"),
         (("serve", "--threads", "2"), "--threads applies only with --workers"),
         (("serve", "--accept-per-worker-state"), "applies only with --workers"),
+        (("serve", "--workers", "1", "--watch"), "--watch works only without --workers"),
         (
             (
                 "serve",
@@ -291,3 +292,19 @@ def test_cli_refuses(args: tuple[str, ...], message: str) -> None:
     assert result.returncode == 2
     assert message in result.stderr
     assert result.stderr.count("\n") == 1  # one line, no traceback
+
+
+def test_the_serve_path_imports_no_heavy_module() -> None:
+    code = (
+        "import sys, mockauth._cli as cli\n"
+        "args = cli.build_parser().parse_args(['serve'])\n"
+        "cli._load(args)\n"
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True
+    )
+    loaded = set(result.stdout.split())
+    assert "mockauth" in loaded
+    heavy = {"schemathesis", "hypothesis", "httpx", "responses", "requests", "gunicorn", "pytest"}
+    assert loaded & heavy == set()
