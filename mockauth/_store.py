@@ -15,6 +15,7 @@ appending to the capped journal.
 
 from __future__ import annotations
 
+import abc
 import functools
 import itertools
 import json
@@ -50,117 +51,133 @@ class RefreshRecord:
     used: bool = False
 
 
-class Store:
+class Store(abc.ABC):
     """The state of one mock. Every method is safe to call from many threads; in a
     shared store, from many processes."""
 
     url = "memory"
     shared = False
 
-    def begin(self) -> None:
+    # Hooks with nothing to do in memory, so not abstract.
+    def begin(self) -> None:  # noqa: B027
         """A request starts: a shared store may read what it needs once for the whole
         request (a request sees the state as it was when it started, and its own changes)."""
 
-    def end(self) -> None:
+    def end(self) -> None:  # noqa: B027
         """The request is answered."""
 
+    @abc.abstractmethod
     def initialize(self, seed: Callable[[], None]) -> bool:
         """Give a new store its first state by calling `seed` (the fixture state); a
         shared store that another process has seeded already is joined instead.
         Returns whether `seed` ran."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def signing_key(self, algorithm: str, generate: Callable[[], bytes]) -> bytes:
         """The PEM private key for `algorithm`: `generate()`'s in a store of its own,
         the first process's in a shared one, so tokens verify whichever process answers."""
-        raise NotImplementedError
 
     # clock
+    @abc.abstractmethod
     def clock(self) -> ClockState:
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def change_clock(self, change: Callable[[float, float | None], ClockState]) -> ClockState:
         """Apply `change(offset, frozen_at)` atomically; returns the new state."""
-        raise NotImplementedError
 
     # users
+    @abc.abstractmethod
     def users(self) -> Mapping[str, User]:
         """The users by username; the same object until they change (readers may cache by identity)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def put_user(self, user: User) -> None:
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def remove_user(self, username: str) -> bool:
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def replace_users(self, users: Iterable[User]) -> None:
-        raise NotImplementedError
+        ...
 
     # modes
+    @abc.abstractmethod
     def add_arming(self, make: Callable[[int], Arming]) -> Arming:
         """Store the arming `make(new_id)` builds; ids grow, so a later arming has a larger one."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def armings(self) -> list[Arming]:
         """The armed modes, oldest first, ``times`` being what is left."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def remove_armings(self, ids: Iterable[int]) -> int:
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def take(self, arming: Arming) -> bool:
         """Count one use of an arming with ``times``: False when another request took the
         last one; the arming is gone once its count reaches zero."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def draw_index(self, arming: Arming) -> int:
         """The number of this draw of a seeded probability (1, 2, ...), across every process."""
-        raise NotImplementedError
 
     # journal
+    @abc.abstractmethod
     def add_entry(self, values: dict[str, Any]) -> int:
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def entries(self) -> list[JournalRecord]:
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def journal_total(self) -> int:
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def journal_length(self) -> int:
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def clear_journal(self) -> None:
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def resize_journal(self, size: int) -> None:
-        raise NotImplementedError
+        ...
 
     # tokens
+    @abc.abstractmethod
     def add_refresh(self, token: str, record: RefreshRecord, *, now: float, lifetime: int) -> None:
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def rotate(self, token: str, *, now: float, family_lifetime: int) -> tuple[str, RefreshRecord | None]:
         """Use a refresh token once: ("ok", record), ("unknown", None) for an unknown or
         revoked one, ("reused", record) when already used (its family is revoked then),
         or ("expired", record)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def refresh_owner(self, token: str) -> str | None:
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def revoke(self, jti: str, expires_at: float, family: str | None, *, now: float, family_lifetime: int) -> None:
         """Revoke an access token until it expires, and its family for `family_lifetime` seconds."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def is_revoked(self, jti: str, family: str | None) -> bool:
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def clear_tokens(self) -> None:
-        raise NotImplementedError
+        ...
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027
         """Let go of connections (nothing to do in memory)."""
 
 
