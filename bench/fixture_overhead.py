@@ -7,7 +7,9 @@
    same tests, the fixture argument removed). The difference of the best runs, divided
    by the number of tests, is the per-test cost of the fixture. Both wall time and CPU
    time (user + sys of the pytest process) are given: CPU time stays honest on a busy
-   machine. `MockAuth.reset()` alone is timed in-process too.
+   machine. A small plugin also times each test's setup and teardown inside the runs,
+   which leaves pytest's start-up and collection out; `MockAuth.reset()` alone is timed
+   in-process too.
 2. Door latency: --calls logins (POST /auth/login, form body, a fixture user) through
    each door, best of 5 rounds, per call: the Werkzeug test client, `responses` (a
    `requests.Session`, and bare `requests.post` as most tests write it), an
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
 import resource
 import subprocess
 import sys
@@ -51,35 +54,69 @@ def generate(folder: Path, tests: int, *, fixture: bool) -> None:
         (folder / f"test_gen_{start // per_file:03}.py").write_text("\n\n".join(lines))
 
 
-def run_suite(folder: Path, tests: int) -> tuple[float, float]:
-    """Wall and CPU seconds of one pytest run over `folder`."""
+# A plugin for the measured runs: the median CPU time of a test's setup and teardown (the
+# median, so the session's own teardown on the last test stays out), the first test
+# (which builds the session's mock) left out.
+TIMING_PLUGIN = """
+import statistics, time, pytest
+spent = {"setup": [], "teardown": []}
+
+def _timed(phase):
+    @pytest.hookimpl(wrapper=True)
+    def hook(item, *args):
+        started = time.process_time()
+        result = yield
+        if "test_build" not in item.nodeid:
+            spent[phase].append(time.process_time() - started)
+        return result
+    return hook
+
+pytest_runtest_setup = _timed("setup")
+pytest_runtest_teardown = _timed("teardown")
+
+def pytest_unconfigure(config):
+    setup, teardown = (statistics.median(spent[p]) * 1e6 for p in ("setup", "teardown"))
+    print(f"\\nphases: setup {setup:.1f} teardown {teardown:.1f}")
+"""
+
+
+def run_suite(folder: Path, tests: int) -> tuple[float, float, float, float]:
+    """Wall and CPU seconds of one pytest run over `folder`, and the setup and teardown
+    µs of CPU a test, timed inside it."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", *QUIET, str(folder)],
+        [sys.executable, "-m", "pytest", "-q", *QUIET, "-p", "bench_timing", str(folder)],
         capture_output=True, text=True, check=False, cwd=folder,
+        env={**os.environ, "PYTHONPATH": str(folder.parent)},
     )
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if result.returncode != 0 or f"{tests + 1} passed" not in result.stdout:
         raise SystemExit(f"the generated suite failed:\n{result.stdout}\n{result.stderr}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return wall, cpu
+    phases = re.search(r"phases: setup ([\d.]+) teardown ([\d.]+)", result.stdout)
+    if phases is None:
+        raise SystemExit(f"no timing in the pytest output:\n{result.stdout}")
+    return wall, cpu, float(phases.group(1)), float(phases.group(2))
 
 
 def fixture_overhead(tests: int, runs: int) -> list[str]:
     with tempfile.TemporaryDirectory() as tmp:
         with_fixture, without = Path(tmp, "with"), Path(tmp, "without")
+        Path(tmp, "bench_timing.py").write_text(TIMING_PLUGIN)
         for folder, fixture in ((with_fixture, True), (without, False)):
             folder.mkdir()
             generate(folder, tests, fixture=fixture)
-        timings: dict[Path, list[tuple[float, float]]] = {with_fixture: [], without: []}
+        timings: dict[Path, list[tuple[float, float, float, float]]] = {with_fixture: [], without: []}
         for _ in range(runs):  # interleaved, so a busy spell hurts both alike
             for folder in (without, with_fixture):
                 timings[folder].append(run_suite(folder, tests))
-    best = {folder: (min(w for w, _ in t), min(c for _, c in t)) for folder, t in timings.items()}
+    best = {folder: tuple(min(run[i] for run in t) for i in range(4)) for folder, t in timings.items()}
     wall = (best[with_fixture][0] - best[without][0]) / tests * 1000
     cpu = (best[with_fixture][1] - best[without][1]) / tests * 1000
+    setup = best[with_fixture][2] - best[without][2]
+    teardown = best[with_fixture][3] - best[without][3]
 
     from mockauth import MockAuth
 
@@ -93,6 +130,11 @@ def fixture_overhead(tests: int, runs: int) -> list[str]:
         f"| without the fixture | {best[without][0]:.2f} | {best[without][1]:.2f} |",
         f"| with `mockauth` | {best[with_fixture][0]:.2f} | {best[with_fixture][1]:.2f} |",
         f"| **per test** | **{wall:.3f} ms** | **{cpu:.3f} ms** |",
+        "",
+        f"Timed inside the runs (CPU, median test, best of the runs): setup "
+        f"{best[with_fixture][2]:.0f} µs and teardown {best[with_fixture][3]:.0f} µs a test with "
+        f"`mockauth`, {best[without][2]:.0f} µs and {best[without][3]:.0f} µs without; "
+        f"**{(setup + teardown) / 1000:.3f} ms** of fixture cost a test.",
         "",
         f"Once a session (in both suites): building the mock, {build * 1000:.0f} ms CPU. "
         f"`MockAuth.reset()` alone: {reset * 1e6:.1f} µs CPU.",
