@@ -6,6 +6,7 @@ client and httpx all call the same ``App.__call__``.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import socket
 import threading
@@ -18,7 +19,15 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.wrappers import Request, Response
 
 from . import _cors, _modes
-from ._errors import ConfigError, Disconnected, MockAuthError, ModeError, SpecError, UnknownUserError
+from ._errors import (
+    ConfigError,
+    Disconnected,
+    MockAuthError,
+    ModeError,
+    SpecError,
+    StoreUnavailable,
+    UnknownUserError,
+)
 from ._http import (
     ApiError,
     bad_request,
@@ -92,18 +101,23 @@ class App:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         started = time.perf_counter()
         request = Request(environ)
-        if request.method == "OPTIONS":
-            # Before routing: a browser's preflight names no operation, only a path.
-            response = self.options(request)
-            if not request.path.startswith("/_mockauth"):
+        store = self.auth.store
+        store.begin()  # a shared store reads the clock, users and modes once per request
+        try:
+            if request.method == "OPTIONS":
+                # Before routing: a browser's preflight names no operation, only a path.
+                response = self.options(request)
+                if not request.path.startswith("/_mockauth"):
+                    error = response.headers.get("X-Mockauth-Error")
+                    self._journal(request, None, response.status_code, error, started)
+                response.headers.pop("X-Mockauth-Error", None)
+                return response(environ, start_response)
+            call, response = self.dispatch(request, started)
+            if call is None or call.operation not in self.control_operations:
                 error = response.headers.get("X-Mockauth-Error")
-                self._journal(request, None, response.status_code, error, started)
-            response.headers.pop("X-Mockauth-Error", None)
-            return response(environ, start_response)
-        call, response = self.dispatch(request, started)
-        if call is None or call.operation not in self.control_operations:
-            error = response.headers.get("X-Mockauth-Error")
-            self._journal(request, call, response.status_code, error, started)
+                self._journal(request, call, response.status_code, error, started)
+        finally:
+            store.end()
         response.headers.pop("X-Mockauth-Error", None)
         self.cors(request, response)
         return response(environ, start_response)
@@ -213,6 +227,12 @@ class App:
             response = self.handle(call)
         except ApiError as error:
             response = _tagged(error.response(), error.error)
+        except StoreUnavailable as error:
+            # Redis is down: an answer clients know how to retry, not a bug (the store
+            # logs the outage once).
+            response = _tagged(ApiError(
+                503, "temporarily_unavailable", str(error), [("Retry-After", "1")]
+            ).response(), "temporarily_unavailable")
         except Disconnected:
             self._journal(request, call, 0, "disconnect", started)
             raise
@@ -285,21 +305,22 @@ class App:
         return Response(cut, 200, _without_length(response.headers), content_type="application/json")
 
     def _journal(self, request: Request, call: Call | None, status: int, error: str | None, started: float) -> None:
-        self.auth.journal.record(
-            time=self.auth.clock.now(),
-            method=request.method,
-            path=request.path,
-            operation=call.operation if call else None,
-            status=status,
-            user=call.user if call else None,
-            modes=(
-                tuple(call.selection.names)
-                if call and call.selection is not _modes.NOTHING else ()
-            ),
-            error=error,
-            params=redact(call.params) if call else {},
-            duration_ms=round((time.perf_counter() - started) * 1000, 3),
-        )
+        with contextlib.suppress(StoreUnavailable):  # the journal lives in the store that is down
+            self.auth.journal.record(
+                time=self.auth.clock.now(),
+                method=request.method,
+                path=request.path,
+                operation=call.operation if call else None,
+                status=status,
+                user=call.user if call else None,
+                modes=(
+                    tuple(call.selection.names)
+                    if call and call.selection is not _modes.NOTHING else ()
+                ),
+                error=error,
+                params=redact(call.params) if call else {},
+                duration_ms=round((time.perf_counter() - started) * 1000, 3),
+            )
 
     # -- shared steps ----------------------------------------------------------------
 

@@ -9,7 +9,9 @@ has the figures.
 
 The app is built once in the arbiter before the workers fork, so every worker starts
 with the same users, keys (a generated RS256/ES256 key too) and ``--mode`` armings; from
-then on each worker keeps its own state.
+then on each worker keeps its own state, unless the state is in Redis (``--state
+redis://...``): then they share it (a Redis connection pool notices the fork and opens
+connections of its own in each worker).
 """
 
 from __future__ import annotations
