@@ -6,6 +6,7 @@ client and httpx all call the same ``App.__call__``.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import socket
 import threading
@@ -13,6 +14,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, quote_plus
 
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import RequestRedirect
@@ -29,7 +31,7 @@ from ._http import (
     required_strings,
     www_authenticate,
 )
-from ._journal import redact
+from ._journal import REDACTED, SECRET_FIELDS, redact
 from ._modes import API_OPERATIONS, Applied, Selection
 from ._tokens import TokenError, decode_unverified, unverified_subject
 from ._users import User, user_from_mapping
@@ -73,6 +75,8 @@ class App:
             raise SpecError(
                 f"{auth.spec.path}: operations with no handler in mockauth: {', '.join(sorted(missing))}"
             )
+        # Set by serve() on a non-loopback address, or by the admin_token setting.
+        self.admin_token: str | None = auth.settings.admin_token
         self.errors: list[BaseException] = []  # bugs raised while serving, for check()
         self._errors_lock = threading.Lock()
 
@@ -107,6 +111,12 @@ class App:
                 404, "not_found", f"There is no {request.path} on this server."
             ).response(), "not_found")
         call = Call(request, str(operation), args)
+        if self.admin_token is not None and call.operation in self.control_operations:
+            from ._exposure import admin_gate
+
+            refusal = admin_gate(request, self.admin_token)
+            if refusal is not None:
+                return call, refusal
         try:
             response = self.handle(call)
         except ApiError as error:
@@ -116,7 +126,8 @@ class App:
         except Exception as error:  # a bug: answer JSON, and keep it for check()
             with self._errors_lock:
                 self.errors.append(error)
-            self.auth.log(f"error: {call.operation}: {error!r}\n{traceback.format_exc()}")
+            report = f"error: {call.operation}: {error!r}\n{traceback.format_exc()}"
+            self.auth.log(_scrub(report, call))
             response = _tagged(ApiError(
                 500, "server_error",
                 f"mockauth failed on {request.method} {request.path}: {type(error).__name__}. "
@@ -222,6 +233,17 @@ class App:
             raise ApiError(403, "account_disabled", "The account is disabled.")
 
 
+def _scrub(text: str, call: Call) -> str:
+    """`text` without the passwords and tokens the request carried (for the error log)."""
+    values = [v for k, v in call.params.items() if k in SECRET_FIELDS and isinstance(v, str)]
+    for header in ("Authorization", "X-Mockauth-Admin-Token"):
+        values.append(call.request.headers.get(header) or "")
+    for value in sorted(filter(None, values), key=len, reverse=True):
+        for form in {value, quote(value), quote_plus(value)}:
+            text = text.replace(form, REDACTED)
+    return text
+
+
 def _tagged(response: Response, error: str) -> Response:
     response.headers["X-Mockauth-Error"] = error
     return response
@@ -267,7 +289,11 @@ def login(app: App, call: Call) -> Response:
     username, password = required_strings(call.params, "username", "password")
     user = app.auth.find_user(username)
     expected = user.password.encode() if user else _NO_SUCH_PASSWORD
-    matches = hmac.compare_digest(password.encode(), expected)
+    # Digests of equal length, so the comparison time says nothing about the password's
+    # length or its first wrong byte; an unknown user costs the same comparison.
+    matches = hmac.compare_digest(
+        hashlib.sha256(password.encode()).digest(), hashlib.sha256(expected).digest()
+    )
     if user is None or not matches:
         raise ApiError(401, "invalid_credentials", "The username or password is incorrect.")
     app.check_account(user)

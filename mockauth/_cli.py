@@ -13,7 +13,7 @@ from typing import Any, NoReturn
 
 from . import __version__
 from ._core import MockAuth
-from ._errors import MockAuthError
+from ._errors import ConfigError, MockAuthError
 from ._settings import Settings, parse_setting
 from ._users import load_fixtures
 
@@ -56,7 +56,15 @@ def _settings_from(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _load(args: argparse.Namespace) -> MockAuth:
-    return MockAuth.from_fixtures(args.fixtures, spec=args.spec, **_settings_from(args))
+    given = _settings_from(args)
+    try:
+        return MockAuth.from_fixtures(args.fixtures, spec=args.spec, **given)
+    except ConfigError as error:
+        # A setting refused after parsing names its flag when the flag gave it.
+        name = str(error).partition("'")[2].partition("'")[0]
+        if str(error).startswith("setting '") and name in given:
+            raise UsageError(f"--{name.replace('_', '-')}: {error}") from None
+        raise
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -100,11 +108,21 @@ def run_serve(args: argparse.Namespace) -> int:
             auth.modes.arm_spec(spec, source="cli")
         except MockAuthError as error:
             raise UsageError(f"--mode {spec}: {error}") from None
+    from ._exposure import expose
     from ._transports import Server
 
-    server = Server(auth.app, args.host, args.port, quiet=False, on_stop=None)
+    try:
+        exposure = expose(auth, args.host)
+    except ConfigError as error:
+        raise UsageError(f"--host {args.host}: {error} (--secret)") from None
+    server = Server(
+        auth.app, args.host, args.port, quiet=False, on_stop=None,
+        read_timeout=auth.settings.read_timeout,
+    )
     server.start()
     _print_banner(auth, server.url)
+    for line in exposure.warnings():
+        print(f"mockauth: {line}", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import itertools
 import json
+import re
 import secrets
 import threading
 from collections.abc import Mapping
@@ -188,6 +189,8 @@ class Tokens:
 
     def verify(self, token: str) -> dict[str, Any]:
         """The claims of a valid access token, or TokenError(code, description)."""
+        if not _canonical(token):
+            raise TokenError("invalid_token", "The access token is malformed.")
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -277,9 +280,37 @@ class Tokens:
                 del self._refresh[token]
         self._revoked_jtis = {j: exp for j, exp in self._revoked_jtis.items() if exp > now}
         self._family_of_jti = {j: e for j, e in self._family_of_jti.items() if e[1] > now}
+        # Access tokens live 15 minutes by default, so this map is bounded by time, but a
+        # long lifetime under heavy load could still grow it: drop the oldest past the cap.
+        excess = len(self._family_of_jti) - MAX_REFRESH_TOKENS
+        if excess > 0:
+            for jti in list(itertools.islice(self._family_of_jti, excess)):
+                del self._family_of_jti[jti]
         live = {record.family for record in self._refresh.values()}
         live.update(family for family, _ in self._family_of_jti.values())
         self._revoked_families &= live
+
+
+_COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+
+
+def _canonical(token: str) -> bool:
+    """Three base64url segments, each in its one canonical spelling.
+
+    Base64 decoders skip characters outside the alphabet and ignore the unused low bits
+    of the last character, so without this check several spellings of one signed token
+    would verify: a token whose bytes were changed must be refused, every time.
+    """
+    if not _COMPACT_JWS.fullmatch(token):
+        return False
+    for segment in token.split("."):
+        try:
+            decoded = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        except ValueError:  # a length no base64 text can have
+            return False
+        if base64.urlsafe_b64encode(decoded).rstrip(b"=").decode() != segment:
+            return False
+    return True
 
 
 def decode_unverified(token: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
