@@ -396,7 +396,7 @@ def control_arm_mode(app: App, call: Call) -> Response:
     name = body.get("name")
     if not isinstance(name, str) or not name:
         raise bad_request("The field 'name' must be a mode name.")
-    options = body.get("options") or {}
+    options = body.get("options", {})  # null, [] or "" are not an empty object
     if not isinstance(options, dict):
         raise bad_request("The field 'options' must be an object.")
     scope = {k: body.get(k) for k in ("operation", "user", "times", "probability", "seed")}
@@ -428,6 +428,10 @@ def control_set_clock(app: App, call: Call) -> Response:
     body = app.body(call, form=False)
     action = body.get("action")
     clock = app.auth.clock
+    for name in ("seconds", "at"):  # present but of the wrong type: refused whatever the action
+        value = body.get(name)
+        if name in body and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise bad_request(f"The field {name!r} must be a number.")
 
     def number(name: str) -> float:
         value = body.get(name)
@@ -458,6 +462,8 @@ def control_list_users(app: App, call: Call) -> Response:
 
 def control_add_user(app: App, call: Call) -> Response:
     body = app.body(call, form=False)
+    if "claims" in body and not isinstance(body["claims"], dict):
+        raise bad_request("The field 'claims' must be an object.")
     try:
         user = user_from_mapping(body)
     except ConfigError as error:
@@ -509,7 +515,7 @@ def control_issue_token(app: App, call: Call) -> Response:
     expires_in = body.get("expires_in")
     if expires_in is not None and (isinstance(expires_in, bool) or not isinstance(expires_in, int) or abs(expires_in) > 10**9):
         raise bad_request("The field 'expires_in' must be a whole number of seconds.")
-    claims = body.get("claims") or {}
+    claims = body.get("claims", {})
     if not isinstance(claims, dict):
         raise bad_request("The field 'claims' must be an object.")
     try:
@@ -523,7 +529,9 @@ def control_issue_token(app: App, call: Call) -> Response:
 
 def control_decode_token(app: App, call: Call) -> Response:
     body = app.body(call, form=False)
-    (token,) = required_strings(body, "token")
+    token = body.get("token")
+    if not isinstance(token, str):  # any string, even empty: the verdict says what is wrong
+        raise bad_request("The field 'token' must be a string.")
     header, claims = decode_unverified(token.strip())
     verdict: dict[str, Any] = {"header": header, "claims": claims, "valid": True, "error": None, "error_description": None}
     try:
