@@ -53,6 +53,10 @@ class _Handler(WSGIRequestHandler):
             "error_description": f"{message or phrase}.",
         }).encode()
         self.log_error("code %d, message %s", code, message)
+        if getattr(self, "request_version", "HTTP/0.9") == "HTTP/0.9":
+            # An unparsable request line leaves http.server assuming HTTP/0.9, which
+            # has no status line or headers; nobody speaks 0.9, so answer as HTTP/1.x.
+            self.request_version = "HTTP/1.0"
         self.send_response(code, phrase)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))

@@ -125,7 +125,8 @@ def _check_mode(mode_name: str, case: schemathesis.Case) -> None:
         response = case.call(headers=headers)
     except requests.ConnectionError:
         # Only the disconnect mode hangs up, and only where it applies.
-        assert mode.effect == "disconnect" and applies
+        assert mode.effect == "disconnect"
+        assert applies
         _no_crash(auth)
         return
     status = response.status_code
@@ -169,12 +170,17 @@ for _name in MODES:
 
 # -- stateful: login -> me / refresh / logout, with and without modes -------------------
 
+
 def test_stateful_phase_against_live_server() -> None:
     # Built here, not at module level, so pytest does not also collect it as a TestCase.
     machine = api.as_state_machine().TestCase
     machine.settings = settings(
-        max_examples=50, stateful_step_count=8, derandomize=True, database=None,
-        suppress_health_check=list(HealthCheck), deadline=None,
+        max_examples=50,
+        stateful_step_count=8,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+        deadline=None,
     )
     before = auth.journal.total
     machine().runTest()
