@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import socket
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -124,7 +125,7 @@ class Server:
     def port(self) -> int:
         if self._server is None:
             raise ServerError("the server is not running; use it as `with auth.serve() as server:`")
-        return int(self._server.server_port)
+        return int(self._server.socket.getsockname()[1])
 
     @property
     def url(self) -> str:
@@ -132,15 +133,33 @@ class Server:
         return f"http://{host}:{self.port}"
 
     def start(self) -> Server:
+        # Bound here rather than by Werkzeug, which answers a taken port with a message
+        # on stderr and sys.exit(1): a library must raise, and the CLI print one line.
         try:
-            self._server = make_server(
-                self.host, self.requested_port, self.app, threaded=True,
-                request_handler=_handler(self.quiet, self.read_timeout),
-            )
+            family, kind, _, _, address = socket.getaddrinfo(
+                self.host.strip("[]"), self.requested_port, type=socket.SOCK_STREAM,
+                flags=socket.AI_PASSIVE,
+            )[0]
+            listener = socket.socket(family, kind)
         except OSError as error:
             raise ServerError(
                 f"cannot listen on {self.host}:{self.requested_port}: {error.strerror or error}"
             ) from None
+        with listener:
+            try:
+                listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                listener.bind(address)
+                listener.listen(128)
+            except OSError as error:
+                raise ServerError(
+                    f"cannot listen on {self.host}:{self.requested_port}: "
+                    f"{error.strerror or error}"
+                ) from None
+            self._server = make_server(
+                self.host, self.requested_port, self.app, threaded=True,
+                request_handler=_handler(self.quiet, self.read_timeout),
+                fd=listener.fileno(),  # Werkzeug serves a duplicate of this socket
+            )
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._run, name=f"mockauth-server-{self.port}", daemon=True)
         self._thread.start()
