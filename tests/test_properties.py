@@ -29,11 +29,29 @@ _scalars = st.one_of(
     st.sampled_from(["HS256", "RS256", "ES256", "user@example.com", "slow:delay=2", "nope:x"]),
 )
 _keys = st.one_of(
-    st.sampled_from([
-        "users", "settings", "username", "password", "email", "claims", "locked", "disabled",
-        "mode", "secret", "algorithm", "issuer", "audience", "access_token_lifetime",
-        "journal_size", "max_body_size", "key_file", "sub", "exp",
-    ]),
+    st.sampled_from(
+        [
+            "users",
+            "settings",
+            "username",
+            "password",
+            "email",
+            "claims",
+            "locked",
+            "disabled",
+            "mode",
+            "secret",
+            "algorithm",
+            "issuer",
+            "audience",
+            "access_token_lifetime",
+            "journal_size",
+            "max_body_size",
+            "key_file",
+            "sub",
+            "exp",
+        ]
+    ),
     st.text(max_size=8),
 )
 _documents = st.recursive(
@@ -49,10 +67,12 @@ def _load(data: bytes) -> None:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "users.yaml"
         path.write_bytes(data)
+        message = str(path)  # a FixtureError names the file; anything else fails the test
         try:
             load_fixtures(path)
         except FixtureError as error:
-            assert str(error).startswith(str(path))  # the message names the file
+            message = str(error)
+        assert message.startswith(str(path))
 
 
 @SETTINGS
@@ -125,7 +145,9 @@ def _mutate(token: str, mutation: tuple[str, int, str]) -> str:
 
 @settings(SETTINGS, max_examples=400)
 @given(st.lists(_mutations, min_size=1, max_size=3))
-def test_any_change_to_a_token_is_refused(signed: tuple[MockAuth, str], mutations: list[tuple[str, int, str]]) -> None:
+def test_any_change_to_a_token_is_refused(
+    signed: tuple[MockAuth, str], mutations: list[tuple[str, int, str]]
+) -> None:
     auth, token = signed
     assert auth.tokens.verify(token)["sub"] == "ann"
     mutated = token

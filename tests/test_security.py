@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import jwt
 import pytest
 import requests
 from cryptography.hazmat.primitives import serialization
@@ -66,7 +65,9 @@ def assert_refused(auth: MockAuth, token: str, error: str = "invalid_token") -> 
 
 @pytest.fixture
 def hs() -> MockAuth:
-    return MockAuth([User("ann", "pw", claims={"role": "user"}), User("root", "pw2")], secret=SECRET)
+    return MockAuth(
+        [User("ann", "pw", claims={"role": "user"}), User("root", "pw2")], secret=SECRET
+    )
 
 
 @pytest.fixture(scope="module")
@@ -95,9 +96,13 @@ def test_algorithm_confusion_rs256_public_key_as_hs256_secret(rs: MockAuth) -> N
     _, claims, _ = _segments(rs.issue_token("ann"))
     public = rs.tokens.keys.verifying
     keys = [
-        public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo),
+        public.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        ),
         public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.PKCS1),
-        public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo),
+        public.public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        ),
         json.dumps(rs.tokens.keys.jwks()["keys"][0]).encode(),
     ]
     for key in keys:
@@ -115,7 +120,7 @@ def test_tampered_header_is_refused(hs: MockAuth) -> None:
 
 def test_tampered_payload_is_refused(hs: MockAuth) -> None:
     token = hs.issue_token("ann")
-    header, claims, signature = _segments(token)
+    _, claims, signature = _segments(token)
     claims["sub"] = "root"
     forged = token.split(".")[0] + "." + _b64(json.dumps(claims).encode()) + "." + signature
     assert "signature" in assert_refused(hs, forged)
@@ -196,7 +201,12 @@ def test_login_compares_fixed_length_digests(monkeypatch: pytest.MonkeyPatch) ->
         ("nobody", "a-long-password-of-some-length", 401),
         ("nobody", "x" * 5000, 401),
     ]:
-        assert client.post("/auth/login", data={"username": username, "password": password}).status_code == status
+        assert (
+            client.post(
+                "/auth/login", data={"username": username, "password": password}
+            ).status_code
+            == status
+        )
     assert calls == [(32, 32)] * 4
 
 
@@ -212,9 +222,15 @@ def _flow(base: str, password: str, session: Any) -> list[str]:
         bodies.append(response.text)
         return response
 
-    keep(session.post(base + "/auth/login", data={"username": "sam", "password": password + "-wrong"}))
+    keep(
+        session.post(
+            base + "/auth/login", data={"username": "sam", "password": password + "-wrong"}
+        )
+    )
     keep(session.post(base + "/auth/login", json={"username": "nobody", "password": password}))
-    answer = keep(session.post(base + "/auth/login", data={"username": "sam", "password": password})).json()
+    answer = keep(
+        session.post(base + "/auth/login", data={"username": "sam", "password": password})
+    ).json()
     access, refresh = answer["access_token"], answer["refresh_token"]
     keep(session.get(base + "/auth/me", headers={"Authorization": f"Bearer {access}"}))
     keep(session.get(base + "/auth/me", params={"access_token": access}))
@@ -222,11 +238,29 @@ def _flow(base: str, password: str, session: Any) -> list[str]:
     second = keep(session.post(base + "/auth/refresh", data={"refresh_token": refresh})).json()
     keep(session.post(base + "/auth/refresh", json={"refresh_token": refresh}))  # reuse
     keep(session.post(base + "/auth/refresh", data={"refresh_token": refresh + "x"}))
-    keep(session.post(base + "/auth/logout", headers={"Authorization": f"Bearer {second['access_token']}"}))
-    keep(session.get(base + "/auth/me", headers={"Authorization": f"Bearer {second['access_token']}"}))
-    keep(session.post(base + "/auth/login", data={"username": "sam", "password": password, "password2": password}))
-    keep(session.post(base + "/auth/login", data=f"username=sam&password={password}&password={password}",
-                      headers={"Content-Type": "application/x-www-form-urlencoded"}))
+    keep(
+        session.post(
+            base + "/auth/logout", headers={"Authorization": f"Bearer {second['access_token']}"}
+        )
+    )
+    keep(
+        session.get(
+            base + "/auth/me", headers={"Authorization": f"Bearer {second['access_token']}"}
+        )
+    )
+    keep(
+        session.post(
+            base + "/auth/login",
+            data={"username": "sam", "password": password, "password2": password},
+        )
+    )
+    keep(
+        session.post(
+            base + "/auth/login",
+            data=f"username=sam&password={password}&password={password}",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+    )
     secrets = [password, access, refresh, second["access_token"], second["refresh_token"]]
     for body in bodies:
         for secret in secrets:
@@ -258,12 +292,16 @@ def test_a_crash_report_has_the_request_secrets_scrubbed(monkeypatch: pytest.Mon
     password = "Pa55-word-in-a-crash"
 
     def broken(app: Any, call: Any) -> Any:
-        raise RuntimeError(f"bug while checking {call.params['password']} for {call.params['username']}")
+        raise RuntimeError(
+            f"bug while checking {call.params['password']} for {call.params['username']}"
+        )
 
     monkeypatch.setitem(mockauth._app.HANDLERS, "login", broken)
     auth = MockAuth([User("sam", password)], secret=SECRET)
     auth.log_stream = io.StringIO()
-    response = auth.test_client().post("/auth/login", data={"username": "sam", "password": password})
+    response = auth.test_client().post(
+        "/auth/login", data={"username": "sam", "password": password}
+    )
     assert response.status_code == 500
     assert response.get_json()["error"] == "server_error"
     assert password not in response.get_data(as_text=True)
@@ -278,7 +316,9 @@ def test_a_crash_report_has_the_request_secrets_scrubbed(monkeypatch: pytest.Mon
 def _start_cli(*args: str) -> tuple[subprocess.Popen[str], str]:
     process = subprocess.Popen(
         [sys.executable, "-m", "mockauth", "serve", "--port", "0", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert process.stdout is not None
     first = process.stdout.readline()
@@ -301,7 +341,9 @@ def test_no_secret_in_the_serve_output() -> None:
     process, url = _start_cli("--secret", STRONG)
     try:
         with requests.Session() as session:
-            added = session.post(url + "/_mockauth/users", json={"username": "sam", "password": password})
+            added = session.post(
+                url + "/_mockauth/users", json={"username": "sam", "password": password}
+            )
             assert added.status_code == 201
             assert password not in added.text
             secrets = _flow(url, password, session)
@@ -317,7 +359,7 @@ def test_no_secret_in_the_serve_output() -> None:
 
 
 def test_short_secret_refused_from_python() -> None:
-    with pytest.raises(ConfigError, match="secret.*32 bytes"):
+    with pytest.raises(ConfigError, match=r"secret.*32 bytes"):
         MockAuth(secret="x" * 31)
     MockAuth(secret="x" * 32)
     MockAuth(secret="short", algorithm="RS256")  # no HMAC, no HMAC secret to check
@@ -333,7 +375,9 @@ def test_short_secret_refused_from_yaml(tmp_path: Path) -> None:
 def test_short_secret_refused_from_the_cli() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "mockauth", "serve", "--port", "0", "--secret", "too-short"],
-        capture_output=True, text=True, timeout=30,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
@@ -348,10 +392,18 @@ def test_short_secret_refused_from_the_cli() -> None:
 @pytest.mark.parametrize(
     ("host", "loopback"),
     [
-        ("127.0.0.1", True), ("127.0.0.2", True), ("127.255.255.254", True), ("::1", True),
-        ("[::1]", True), ("localhost", True),
-        ("0.0.0.0", False), ("::", False), ("10.0.0.1", False), ("192.168.1.10", False),
-        ("203.0.113.5", False), ("no-such-host.invalid", False),
+        ("127.0.0.1", True),
+        ("127.0.0.2", True),
+        ("127.255.255.254", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("localhost", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("10.0.0.1", False),
+        ("192.168.1.10", False),
+        ("203.0.113.5", False),
+        ("no-such-host.invalid", False),
     ],
 )
 def test_what_counts_as_loopback(host: str, loopback: bool) -> None:
@@ -409,13 +461,20 @@ def exposed() -> Iterator[tuple[MockAuth, str, str]]:
         yield auth, f"http://127.0.0.1:{server.port}", server.admin_token
 
 
-def test_off_loopback_the_control_api_needs_the_admin_token(exposed: tuple[MockAuth, str, str]) -> None:
+def test_off_loopback_the_control_api_needs_the_admin_token(
+    exposed: tuple[MockAuth, str, str],
+) -> None:
     auth, url, token = exposed
     log = auth.log_stream.getvalue()
     assert "MOCK auth server" in log
     assert token in log  # generated, so printed once at start
-    for method, path in [("GET", "/_mockauth/state"), ("POST", "/_mockauth/reset"), ("GET", "/_mockauth/"),
-                         ("DELETE", "/_mockauth/modes"), ("GET", "/_mockauth/journal")]:
+    for method, path in [
+        ("GET", "/_mockauth/state"),
+        ("POST", "/_mockauth/reset"),
+        ("GET", "/_mockauth/"),
+        ("DELETE", "/_mockauth/modes"),
+        ("GET", "/_mockauth/journal"),
+    ]:
         for headers in ({}, {ADMIN_HEADER: "wrong-" + token}, {"Authorization": f"Bearer {token}"}):
             refused = requests.request(method, url + path, headers=headers, timeout=10)
             assert refused.status_code == 401, (method, path, headers)
@@ -425,21 +484,37 @@ def test_off_loopback_the_control_api_needs_the_admin_token(exposed: tuple[MockA
     state = requests.get(url + "/_mockauth/state", headers={ADMIN_HEADER: token}, timeout=10)
     assert state.status_code == 200
     assert token not in state.text
-    armed = requests.post(url + "/_mockauth/modes", json={"name": "unavailable"},
-                          headers={ADMIN_HEADER: token}, timeout=10)
+    armed = requests.post(
+        url + "/_mockauth/modes",
+        json={"name": "unavailable"},
+        headers={ADMIN_HEADER: token},
+        timeout=10,
+    )
     assert armed.status_code == 201
     # The auth API itself needs no admin token.
     assert requests.get(url + "/health", timeout=10).status_code == 503
-    assert requests.delete(url + "/_mockauth/modes", headers={ADMIN_HEADER: token}, timeout=10).status_code == 204
-    login = requests.post(url + "/auth/login", data={"username": "user@example.com", "password": "secretpassword"},
-                          timeout=10)
+    assert (
+        requests.delete(
+            url + "/_mockauth/modes", headers={ADMIN_HEADER: token}, timeout=10
+        ).status_code
+        == 204
+    )
+    login = requests.post(
+        url + "/auth/login",
+        data={"username": "user@example.com", "password": "secretpassword"},
+        timeout=10,
+    )
     assert login.status_code == 200
 
 
-def test_off_loopback_the_dashboard_trades_the_token_for_a_cookie(exposed: tuple[MockAuth, str, str]) -> None:
+def test_off_loopback_the_dashboard_trades_the_token_for_a_cookie(
+    exposed: tuple[MockAuth, str, str],
+) -> None:
     _, url, token = exposed
     with requests.Session() as browser:
-        opened = browser.get(url + "/_mockauth/", params={"admin_token": token}, allow_redirects=False, timeout=10)
+        opened = browser.get(
+            url + "/_mockauth/", params={"admin_token": token}, allow_redirects=False, timeout=10
+        )
         assert opened.status_code == 303
         assert opened.headers["Location"] == "/_mockauth/"  # the token leaves the address bar
         cookie = opened.headers["Set-Cookie"]
@@ -451,7 +526,9 @@ def test_off_loopback_the_dashboard_trades_the_token_for_a_cookie(exposed: tuple
         assert page.status_code == 200
         assert "text/html" in page.headers["Content-Type"]
         assert browser.get(url + "/_mockauth/users", timeout=10).status_code == 200
-    wrong = requests.get(url + "/_mockauth/", params={"admin_token": "x" * 32}, allow_redirects=False, timeout=10)
+    wrong = requests.get(
+        url + "/_mockauth/", params={"admin_token": "x" * 32}, allow_redirects=False, timeout=10
+    )
     assert wrong.status_code == 401
 
 
@@ -461,7 +538,10 @@ def test_an_admin_token_given_in_the_settings_is_required_everywhere() -> None:
     with auth.serve() as server:
         assert requests.get(server.url + "/_mockauth/state", timeout=10).status_code == 401
         good = {ADMIN_HEADER: "a-token-of-my-own-choosing"}
-        assert requests.get(server.url + "/_mockauth/state", headers=good, timeout=10).status_code == 200
+        assert (
+            requests.get(server.url + "/_mockauth/state", headers=good, timeout=10).status_code
+            == 200
+        )
     with pytest.raises(ConfigError, match="admin_token"):
         MockAuth(admin_token="short")
 
@@ -469,7 +549,9 @@ def test_an_admin_token_given_in_the_settings_is_required_everywhere() -> None:
 def test_cli_off_loopback_refuses_the_default_secret() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "mockauth", "serve", "--host", "0.0.0.0", "--port", "0"],
-        capture_output=True, text=True, timeout=30,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
@@ -492,7 +574,9 @@ def test_cli_off_loopback_warns_and_prints_a_generated_admin_token() -> None:
         token = re.search(r"admin token (\S+)", printed)
         assert token is not None
         assert requests.get(local + "/_mockauth/state", timeout=10).status_code == 401
-        state = requests.get(local + "/_mockauth/state", headers={ADMIN_HEADER: token.group(1)}, timeout=10)
+        state = requests.get(
+            local + "/_mockauth/state", headers={ADMIN_HEADER: token.group(1)}, timeout=10
+        )
         assert state.status_code == 200
     finally:
         out, _ = _stop_cli(process)
@@ -506,7 +590,12 @@ def test_cli_admin_token_flag_is_used_and_not_printed() -> None:
     process, url = _start_cli("--host", "0.0.0.0", "--secret", STRONG, "--admin-token", chosen)
     try:
         local = "http://127.0.0.1:" + url.rsplit(":", 1)[1]
-        assert requests.get(local + "/_mockauth/state", headers={ADMIN_HEADER: chosen}, timeout=10).status_code == 200
+        assert (
+            requests.get(
+                local + "/_mockauth/state", headers={ADMIN_HEADER: chosen}, timeout=10
+            ).status_code
+            == 200
+        )
         assert requests.get(local + "/_mockauth/state", timeout=10).status_code == 401
     finally:
         out, err = _stop_cli(process)
@@ -524,7 +613,9 @@ def test_port_already_taken_is_a_clear_error() -> None:
             MockAuth.from_fixtures().serve(port=port).start()
         result = subprocess.run(
             [sys.executable, "-m", "mockauth", "serve", "--port", str(port)],
-            capture_output=True, text=True, timeout=30,
+            capture_output=True,
+            text=True,
+            timeout=30,
         )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
