@@ -35,7 +35,6 @@ from ._users import load_fixtures as load_fixtures
 __version__ = "0.1.0"
 
 __all__ = [
-    "MODES",
     "Arming",
     "Clock",
     "ConfigError",
@@ -45,10 +44,12 @@ __all__ = [
     "Interceptor",
     "Journal",
     "JournalAssertionError",
+    "MODES",
     "MockAuth",
     "MockAuthError",
     "Mode",
     "ModeError",
+    "Server",
     "ServerError",
     "Settings",
     "SpecError",

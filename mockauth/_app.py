@@ -83,19 +83,14 @@ class App:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         started = time.perf_counter()
         request = Request(environ)
-        call: Call | None = None
-        try:
-            call, response = self.dispatch(request)
-        except Disconnected:
-            self._journal(request, call, 0, "disconnect", started)
-            raise
+        call, response = self.dispatch(request, started)
         if call is None or call.operation not in self.control_operations:
             error = response.headers.get("X-Mockauth-Error")
             self._journal(request, call, response.status_code, error, started)
         response.headers.pop("X-Mockauth-Error", None)
         return response(environ, start_response)
 
-    def dispatch(self, request: Request) -> tuple[Call | None, Response]:
+    def dispatch(self, request: Request, started: float) -> tuple[Call | None, Response]:
         adapter = self.url_map.bind_to_environ(request.environ)
         try:
             operation, args = adapter.match()
@@ -110,7 +105,7 @@ class App:
             return None, _tagged(ApiError(
                 404, "not_found", f"There is no {request.path} on this server."
             ).response(), "not_found")
-        call = Call(request, str(operation), args)
+        call = Call(request, str(operation), dict(args))
         if self.admin_token is not None and call.operation in self.control_operations:
             from ._exposure import admin_gate
 
@@ -122,6 +117,7 @@ class App:
         except ApiError as error:
             response = _tagged(error.response(), error.error)
         except Disconnected:
+            self._journal(request, call, 0, "disconnect", started)
             raise
         except Exception as error:  # a bug: answer JSON, and keep it for check()
             with self._errors_lock:
@@ -186,7 +182,8 @@ class App:
             return json_response(body, 200, _without_length(response.headers))
         # malformed: the start of a real answer, cut off mid-way.
         data = response.get_data() or _MALFORMED_TAIL
-        return Response(data[: max(1, len(data) // 2)], 200, _without_length(response.headers), content_type="application/json")
+        cut = data[: max(1, len(data) // 2)]
+        return Response(cut, 200, _without_length(response.headers), content_type="application/json")
 
     def _journal(self, request: Request, call: Call | None, status: int, error: str | None, started: float) -> None:
         self.auth.journal.record(
@@ -399,7 +396,10 @@ def control_arm_mode(app: App, call: Call) -> Response:
     options = body.get("options", {})  # null, [] or "" are not an empty object
     if not isinstance(options, dict):
         raise bad_request("The field 'options' must be an object.")
-    scope = {k: body.get(k) for k in ("operation", "user", "times", "probability", "seed")}
+    scope: dict[str, Any] = {k: body.get(k) for k in _modes.SCOPE_KEYS}
+    clash = sorted(set(options) & {"name", "source", *scope})
+    if clash:
+        raise bad_request(f"The field 'options' cannot set {clash[0]!r}; it is a field of its own.")
     try:
         arming = app.auth.modes.arm(name, **scope, **options)
     except (ModeError, TypeError) as error:
@@ -513,7 +513,8 @@ def control_issue_token(app: App, call: Call) -> Response:
     body = app.body(call, form=False)
     (username,) = required_strings(body, "username")
     expires_in = body.get("expires_in")
-    if expires_in is not None and (isinstance(expires_in, bool) or not isinstance(expires_in, int) or abs(expires_in) > 10**9):
+    valid_lifetime = isinstance(expires_in, int) and not isinstance(expires_in, bool) and abs(expires_in) <= 10**9
+    if expires_in is not None and not valid_lifetime:
         raise bad_request("The field 'expires_in' must be a whole number of seconds.")
     claims = body.get("claims", {})
     if not isinstance(claims, dict):
@@ -533,7 +534,9 @@ def control_decode_token(app: App, call: Call) -> Response:
     if not isinstance(token, str):  # any string, even empty: the verdict says what is wrong
         raise bad_request("The field 'token' must be a string.")
     header, claims = decode_unverified(token.strip())
-    verdict: dict[str, Any] = {"header": header, "claims": claims, "valid": True, "error": None, "error_description": None}
+    verdict: dict[str, Any] = {
+        "header": header, "claims": claims, "valid": True, "error": None, "error_description": None,
+    }
     try:
         app.auth.tokens.verify(token.strip())
     except TokenError as error:

@@ -8,7 +8,6 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, NoReturn
 
 from . import __version__
@@ -77,7 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="run the mock auth server")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default: {DEFAULT_PORT}; 0 picks a free one)")
+    serve.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"port (default: {DEFAULT_PORT}; 0 picks a free one)"
+    )
     serve.add_argument("--fixtures", metavar="PATH", help="fixture file or folder (default: the bundled fixtures)")
     serve.add_argument("--spec", metavar="PATH", help="OpenAPI document (default: the bundled openapi.yaml)")
     serve.add_argument(
@@ -115,6 +116,11 @@ def run_serve(args: argparse.Namespace) -> int:
         exposure = expose(auth, args.host)
     except ConfigError as error:
         raise UsageError(f"--host {args.host}: {error} (--secret)") from None
+    # Ctrl-C and SIGTERM only set an event, so neither can interrupt start-up or
+    # shutdown half-way with a traceback.
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
     server = Server(
         auth.app, args.host, args.port, quiet=False, on_stop=None,
         read_timeout=auth.settings.read_timeout,
@@ -123,12 +129,7 @@ def run_serve(args: argparse.Namespace) -> int:
     _print_banner(auth, server.url)
     for line in exposure.warnings():
         print(f"mockauth: {line}", flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
-        while not stop.wait(0.5):
-            pass
-    except KeyboardInterrupt:
+    while not stop.wait(0.5):
         pass
     server.stop()
     print("mockauth: stopped", flush=True)
@@ -148,12 +149,8 @@ def _print_banner(auth: MockAuth, url: str) -> None:
     for arming in auth.modes.armed():
         if arming.source == "cli":
             print(f"  armed: {arming.mode.name} {arming.as_dict()}")
-    first = next(iter(auth.users.values()), None)
-    if first is not None:
-        print("  try:")
-        print(
-            f'    curl -X POST "{url}/auth/login" -d "username={first.username}" -d "password={first.password}"'
-        )
+    # Passwords stay in the fixture file: nothing secret goes to the log.
+    print(f"  try: curl -X POST {url}/auth/login -d username=USER -d password=PASSWORD")
     print(f"  dashboard: {url}/_mockauth/   (Ctrl-C to stop)", flush=True)
 
 

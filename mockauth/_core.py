@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -142,12 +142,7 @@ class MockAuth:
         >>> with auth.fail("unavailable"):  # doctest: +SKIP
         ...     ...
         """
-        name, _, rest = mode.partition(":")
-        if rest:
-            arming = self.modes.arm_spec(mode, **scope_and_options)
-        else:
-            arming = self.modes.arm(name, **scope_and_options)
-        return _Armed(self, arming)
+        return _Armed(self, self.modes.arm_spec(mode, **scope_and_options))
 
     def disarm(self, mode: str | None = None) -> int:
         """Disarm every arming of `mode`, or every mode."""

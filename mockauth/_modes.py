@@ -365,9 +365,9 @@ class ModeBoard:
                 is_delay = arming.mode.effect == "delay"
                 if (delay if is_delay else failure) is not None:
                     continue
-                if arming._random is not None and arming.probability is not None:
-                    if arming._random.random() >= arming.probability:
-                        continue
+                rng, probability = arming._random, arming.probability
+                if rng is not None and probability is not None and rng.random() >= probability:
+                    continue
                 applied = Applied(arming.mode, arming.options)
                 if is_delay:
                     delay = applied

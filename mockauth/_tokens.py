@@ -78,7 +78,7 @@ def _load_private_key(path: str, algorithm: str) -> Any:
     wanted = rsa.RSAPrivateKey if algorithm == "RS256" else ec.EllipticCurvePrivateKey
     if not isinstance(key, wanted):
         raise ConfigError(f"setting 'key_file': {path}: not a key for {algorithm}")
-    if algorithm == "ES256" and not isinstance(key.curve, ec.SECP256R1):  # type: ignore[attr-defined]
+    if isinstance(key, ec.EllipticCurvePrivateKey) and not isinstance(key.curve, ec.SECP256R1):
         raise ConfigError(f"setting 'key_file': {path}: ES256 needs a P-256 key")
     return key
 

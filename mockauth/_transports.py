@@ -11,13 +11,16 @@ import re
 import socket
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from ._errors import Disconnected, ServerError
+
+if TYPE_CHECKING:
+    import httpx
 
 WSGIApp = Callable[..., Any]
 SHUTDOWN_TIMEOUT = 5.0
@@ -125,7 +128,7 @@ class Server:
     def port(self) -> int:
         if self._server is None:
             raise ServerError("the server is not running; use it as `with auth.serve() as server:`")
-        return int(self._server.socket.getsockname()[1])
+        return int(self._server.server_address[1])
 
     @property
     def url(self) -> str:
@@ -133,34 +136,21 @@ class Server:
         return f"http://{host}:{self.port}"
 
     def start(self) -> Server:
-        # Bound here rather than by Werkzeug, which answers a taken port with a message
-        # on stderr and sys.exit(1): a library must raise, and the CLI print one line.
+        # Bind here rather than in Werkzeug, which prints and exits the process when the
+        # port is taken; a library must raise instead.
         try:
-            family, kind, _, _, address = socket.getaddrinfo(
-                self.host.strip("[]"), self.requested_port, type=socket.SOCK_STREAM,
-                flags=socket.AI_PASSIVE,
-            )[0]
-            listener = socket.socket(family, kind)
+            family, _, _, _, address = socket.getaddrinfo(self.host, self.requested_port, type=socket.SOCK_STREAM)[0]
+            listener = socket.create_server(address[:2], family=family, backlog=128)
         except OSError as error:
             raise ServerError(
                 f"cannot listen on {self.host}:{self.requested_port}: {error.strerror or error}"
             ) from None
         with listener:
-            try:
-                listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                listener.bind(address)
-                listener.listen(128)
-            except OSError as error:
-                raise ServerError(
-                    f"cannot listen on {self.host}:{self.requested_port}: "
-                    f"{error.strerror or error}"
-                ) from None
             self._server = make_server(
-                self.host, self.requested_port, self.app, threaded=True,
+                self.host, listener.getsockname()[1], self.app, threaded=True,
                 request_handler=_handler(self.quiet, self.read_timeout),
-                fd=listener.fileno(),  # Werkzeug serves a duplicate of this socket
+                fd=listener.fileno(),
             )
-        self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._run, name=f"mockauth-server-{self.port}", daemon=True)
         self._thread.start()
         return self
@@ -224,7 +214,7 @@ def call_app(
         base_url=f"{parts.scheme}://{parts.netloc}",
         query_string=parts.query,
         method=method,
-        headers=_strip_hop_headers(headers),
+        headers=list(_strip_hop_headers(headers).items()),
         input_stream=io.BytesIO(body),
         content_length=len(body),
     )
@@ -259,7 +249,7 @@ class Interceptor:
         self.mock = responses.RequestsMock(assert_all_requests_are_fired=False)
         pattern = re.compile(re.escape(self.base_url) + r"(/.*)?(\?.*)?$")
         for method in self.METHODS:
-            self.mock.add_callback(method, pattern, callback=self._answer, content_type=None)
+            self.mock.add_callback(method, pattern, callback=self._answer, content_type=None)  # type: ignore[arg-type]
         if passthrough:
             self.mock.add_passthru(re.compile(r"(?!" + re.escape(self.base_url) + r")"))
 
@@ -284,7 +274,7 @@ class Interceptor:
         return self.mock.calls
 
 
-def httpx_transport(app: WSGIApp) -> Any:
+def httpx_transport(app: WSGIApp) -> httpx.BaseTransport:
     """An httpx transport answering in-process; ``disconnect`` raises httpx.RemoteProtocolError
     as a real server hanging up would."""
     import httpx

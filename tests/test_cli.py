@@ -1,0 +1,161 @@
+"""The mockauth command, run as a user runs it: a subprocess."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import jwt
+import pytest
+import requests
+
+from mockauth import Settings, __version__
+from mockauth._cli import build_parser
+from mockauth._settings import DEFAULT_SECRET
+
+MOCKAUTH = str(Path(sys.executable).with_name("mockauth"))
+
+
+def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([MOCKAUTH, *args], capture_output=True, text=True, timeout=timeout)
+
+
+@contextmanager
+def serving(*args: str, cwd: Path | None = None) -> Iterator[tuple[subprocess.Popen[str], str, str]]:
+    """`mockauth serve ARGS` in a subprocess; yields it, its URL and its banner once it listens."""
+    process = subprocess.Popen(
+        [MOCKAUTH, "serve", *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None
+        banner = process.stdout.readline()
+        match = re.search(r"serving (http://\S+)", banner)
+        assert match, banner + (process.stderr.read() if process.stderr else "")
+        while "dashboard:" not in banner.splitlines()[-1]:
+            banner += process.stdout.readline()
+        yield process, match.group(1), banner
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+
+
+def stop(process: subprocess.Popen[str], sig: int = signal.SIGINT) -> tuple[str, str]:
+    process.send_signal(sig)
+    out, err = process.communicate(timeout=15)
+    return out, err
+
+
+def test_serve_as_readme_says_then_ctrl_c() -> None:
+    with serving() as (process, url, banner):
+        assert url == "http://127.0.0.1:8765"
+        answer = requests.post(url + "/auth/login", data={"username": "user@example.com", "password": "secretpassword"}, timeout=10)
+        assert answer.status_code == 200
+        jwt.decode(answer.json()["access_token"], DEFAULT_SECRET, algorithms=["HS256"], audience="mockauth")
+        out, err = stop(process)
+    assert process.returncode == 0
+    assert "user@example.com" in banner and "admin" in banner  # the users it loaded
+    assert "mockauth: stopped" in out
+    assert "Traceback" not in err and "Traceback" not in out
+    assert "POST /auth/login" in err  # the request log
+    assert "secretpassword" not in banner + out + err
+
+
+def test_serve_stops_on_sigterm() -> None:
+    with serving("--port", "0") as (process, _, _):
+        _, err = stop(process, signal.SIGTERM)
+    assert process.returncode == 0 and "Traceback" not in err
+
+
+def test_serve_from_any_directory_with_modes_and_settings(tmp_path: Path) -> None:
+    args = ["--port", "0", "--mode", "unavailable:operation=login:times=2", "--access-token-lifetime", "60", "--algorithm", "ES256"]
+    with serving(*args, cwd=tmp_path) as (process, url, banner):
+        assert "armed: unavailable" in banner
+        login = {"username": "user@example.com", "password": "secretpassword"}
+        statuses = [requests.post(url + "/auth/login", data=login, timeout=10).status_code for _ in range(3)]
+        assert statuses == [503, 503, 200]
+        body = requests.post(url + "/auth/login", data=login, timeout=10).json()
+        assert body["expires_in"] == 60
+        assert jwt.get_unverified_header(body["access_token"])["alg"] == "ES256"
+        stop(process)
+    assert process.returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["serve", "--port", "x"], "--port"),
+        (["serve", "--bogus"], "--bogus"),
+        (["serve", "--algorithm", "XX256"], "algorithm"),
+        (["serve", "--access-token-lifetime", "soon"], "--access-token-lifetime"),
+        (["serve", "--secret", "short"], "secret"),
+        (["serve", "--mode-header", "maybe"], "--mode-header"),
+        (["serve", "--fixtures", "/no/such/place"], "/no/such/place"),
+        (["serve", "--mode", "explode"], "--mode explode"),
+        (["serve", "--mode", "slow:times=0"], "times"),
+        (["token", "nobody@example.com"], "nobody@example.com"),
+        (["check", "/no/such/file.yaml"], "/no/such/file.yaml"),
+        (["frobnicate"], "frobnicate"),
+    ],
+)
+def test_bad_usage_is_one_line_and_exit_2(args: list[str], words: str) -> None:
+    result = run(*args)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert words in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_port_in_use_is_one_line_and_exit_2() -> None:
+    with serving("--port", "0") as (process, url, _):
+        port = url.rsplit(":", 1)[1]
+        result = run("serve", "--port", port)
+        stop(process)
+    assert result.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_token_prints_a_valid_token() -> None:
+    result = run("token", "user@example.com")
+    assert result.returncode == 0
+    claims = jwt.decode(result.stdout.strip(), DEFAULT_SECRET, algorithms=["HS256"], audience="mockauth")
+    assert claims["sub"] == "user@example.com"
+    by_email = run("token", "admin@example.com", "--expires-in", "-10")
+    claims = jwt.decode(by_email.stdout.strip(), options={"verify_signature": False})
+    assert claims["sub"] == "admin" and claims["exp"] < time.time()
+
+
+def test_check_good_and_bad_files(tmp_path: Path) -> None:
+    good = run("check", "fixtures")
+    assert good.returncode == 0 and "ok, 5 users" in good.stdout
+    bad = tmp_path / "users.yaml"
+    bad.write_text("users:\n  - username: ann\n    password: pw\n  - username: bob\n    claims: {}\n")
+    result = run("check", str(bad))
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"mockauth check: error: {bad}: users[1] (bob): password: required"
+
+
+def test_version_and_help() -> None:
+    assert run("--version").stdout.strip() == f"mockauth {__version__}"
+    for command in ([], ["serve"], ["token"], ["check"]):
+        result = run(*command, "--help")
+        assert result.returncode == 0 and "usage: mockauth" in result.stdout
+
+
+def test_serve_flags_are_the_settings_names() -> None:
+    serve = build_parser()._subparsers._group_actions[0].choices["serve"]  # type: ignore[union-attr]
+    flags = {option for action in serve._actions for option in action.option_strings}
+    assert {"--" + name.replace("_", "-") for name in Settings.names()} <= flags
+
+
+def test_python_dash_m() -> None:
+    result = subprocess.run([sys.executable, "-m", "mockauth", "--version"], capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == f"mockauth {__version__}"

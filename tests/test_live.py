@@ -1,0 +1,167 @@
+"""The live server over real sockets on 127.0.0.1: requests, curl and raw sockets."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import jwt
+import pytest
+import requests
+from conftest import PASSWORD, USER
+
+import mockauth._app
+from mockauth import MODES, MockAuth, Server, ServerError
+from mockauth._settings import DEFAULT_SECRET
+
+
+@pytest.fixture
+def live(auth: MockAuth) -> Iterator[str]:
+    with auth.serve() as server:
+        yield server.url
+
+
+def post_login(url: str, username: str = USER, password: str = PASSWORD, **kwargs: object) -> requests.Response:
+    return requests.post(url + "/auth/login", data={"username": username, "password": password}, timeout=10, **kwargs)  # type: ignore[arg-type]
+
+
+def test_full_flow_with_requests(live: str) -> None:
+    tokens = post_login(live).json()
+    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+    assert requests.get(live + "/auth/me", headers=headers, timeout=10).json()["sub"] == USER
+    rotated = requests.post(live + "/auth/refresh", json={"refresh_token": tokens["refresh_token"]}, timeout=10)
+    assert rotated.status_code == 200
+    assert requests.post(live + "/auth/logout", headers=headers, timeout=10).status_code == 204
+    refused = requests.get(live + "/auth/me", headers=headers, timeout=10)
+    assert refused.status_code == 401 and refused.json()["error"] == "invalid_token"
+    assert refused.headers["WWW-Authenticate"].startswith("Bearer ")
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_the_original_documents_curl_example(live: str) -> None:
+    result = subprocess.run(
+        ["curl", "-s", "-X", "POST", f"{live}/auth/login", "-d", "username=user@example.com", "-d", "password=secretpassword"],
+        capture_output=True, text=True, timeout=30, check=True,
+    )
+    body = json.loads(result.stdout)
+    assert body["token_type"] == "bearer"
+    claims = jwt.decode(body["access_token"], DEFAULT_SECRET, algorithms=["HS256"], audience="mockauth")
+    assert claims["sub"] == "user@example.com"
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_mode_header_from_curl(live: str) -> None:
+    result = subprocess.run(
+        ["curl", "-s", "-i", "-H", "X-Mockauth-Mode: rate_limited", "-X", "POST", f"{live}/auth/login",
+         "-d", "username=user@example.com", "-d", "password=secretpassword"],
+        capture_output=True, text=True, timeout=30, check=True,
+    )
+    head, _, body = result.stdout.partition("\n\n")  # text mode folds \r\n
+    assert head.startswith("HTTP/1.1 429")
+    assert "Retry-After: 30" in head
+    assert json.loads(body)["error"] == "rate_limited"
+
+
+def test_control_api_makes_two_logins_fail_then_one_succeed(live: str) -> None:
+    armed = requests.post(live + "/_mockauth/modes", json={"name": "unavailable", "operation": "login", "times": 2}, timeout=10)
+    assert armed.status_code == 201
+    statuses = [post_login(live).status_code for _ in range(3)]
+    assert statuses == [503, 503, 200]
+
+
+def test_advancing_the_clock_expires_the_token(live: str, auth: MockAuth) -> None:
+    token = post_login(live).json()["access_token"]
+    requests.post(live + "/_mockauth/clock", json={"action": "advance", "seconds": auth.settings.access_token_lifetime}, timeout=10)
+    answer = requests.get(live + "/auth/me", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert answer.status_code == 401
+    assert answer.json()["error"] == "token_expired"
+
+
+@pytest.mark.parametrize("name", sorted(n for n in MODES if n != "disconnect"))
+def test_every_mode_over_http(live: str, auth: MockAuth, name: str) -> None:
+    mode = MODES[name]
+    operation = "login" if "login" in mode.operations else "me"
+    token = auth.issue_token(USER)
+    auth.fail(name, operation=operation, **({"delay": 0.05} if name == "slow" else {}))
+    if operation == "login":
+        response = post_login(live)
+    else:
+        response = requests.get(live + "/auth/me", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    if mode.effect in ("error",) or (mode.effect == "expire" and operation != "login"):
+        assert response.status_code == mode.status
+        assert response.json()["error"] == mode.error
+        for header in mode.option_headers:
+            assert response.headers[header] == "30"
+    elif mode.effect == "malformed":
+        assert response.status_code == 200 and response.headers["Content-Type"] == "application/json"
+        with pytest.raises(requests.JSONDecodeError):
+            response.json()
+    elif mode.effect == "incomplete":
+        assert response.status_code == 200 and "access_token" not in response.json()
+    elif mode.effect == "expire":
+        assert response.json()["expires_in"] < 0
+    else:
+        assert response.status_code == 200 and auth.journal.entries()[-1].modes == ("slow",)
+
+
+def test_disconnect_closes_the_socket_without_a_response(live: str, auth: MockAuth) -> None:
+    auth.fail("disconnect", times=2)
+    with pytest.raises(requests.ConnectionError):
+        post_login(live)
+    host, port = live.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert sock.recv(1024) == b""  # closed, not a single byte of answer
+    assert post_login(live).status_code == 200  # and the server keeps serving
+
+
+def test_times_is_exact_with_32_threads(live: str, auth: MockAuth) -> None:
+    auth.fail("rate_limited", operation="login", times=7)
+    with ThreadPoolExecutor(32) as pool:
+        statuses = list(pool.map(lambda _: post_login(live).status_code, range(96)))
+    assert statuses.count(429) == 7
+    assert statuses.count(200) == 89
+
+
+def test_chunked_body_over_the_limit_over_a_socket() -> None:
+    auth = MockAuth.from_fixtures(max_body_size=256)
+    with auth.serve() as server:
+        body = ("username=" + USER + "&password=" + PASSWORD + "&pad=" + "x" * 1000).encode()
+        response = requests.post(
+            server.url + "/auth/login", data=iter([body[:300], body[300:]]),
+            headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=10,
+        )
+        assert response.status_code == 413
+        assert response.json()["error"] == "request_too_large"
+        small = requests.post(server.url + "/auth/login", data=iter([b"username=" + USER.encode(), b"&password=" + PASSWORD.encode()]),
+                              headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=10)
+        assert small.status_code == 200
+
+
+def test_a_bug_inside_the_server_is_raised_in_the_test(auth: MockAuth, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(app: object, call: object) -> None:
+        raise RuntimeError("kaput")
+
+    monkeypatch.setitem(mockauth._app.HANDLERS, "health", broken)
+    auth.log_stream = open(os.devnull, "w")  # noqa: SIM115
+    server = auth.serve().start()
+    response = requests.get(server.url + "/health", timeout=10)
+    assert response.status_code == 500 and response.json()["error"] == "server_error"
+    with pytest.raises(ServerError, match="kaput"):
+        server.stop()
+    auth.log_stream.close()
+
+
+def test_port_in_use_is_a_clear_error(auth: MockAuth) -> None:
+    with auth.serve() as server, pytest.raises(ServerError, match=f"cannot listen on 127.0.0.1:{server.port}"):
+        Server(auth.app, port=server.port).start()
+
+
+def test_url_before_start_is_a_clear_error(auth: MockAuth) -> None:
+    with pytest.raises(ServerError, match="not running"):
+        _ = auth.serve().url

@@ -1,0 +1,60 @@
+"""One options object, the same names at every entry point."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+from mockauth import ConfigError, MockAuth, Settings
+from mockauth._settings import parse_setting
+
+
+def test_defaults_are_valid() -> None:
+    assert Settings().algorithm == "HS256"
+
+
+@pytest.mark.parametrize(
+    ("values", "words"),
+    [
+        ({"algorithm": "none"}, "'algorithm'"),
+        ({"secret": "x" * 31}, "at least 32 bytes"),
+        ({"access_token_lifetime": 0}, "'access_token_lifetime': must be a positive number"),
+        ({"access_token_lifetime": True}, "expected int"),
+        ({"max_body_size": "big"}, "expected int"),
+        ({"issuer": ""}, "'issuer': must not be empty"),
+    ],
+)
+def test_bad_settings(values: dict[str, object], words: str) -> None:
+    with pytest.raises(ConfigError, match=words):
+        Settings(**values)  # type: ignore[arg-type]
+
+
+def test_short_secret_is_fine_for_asymmetric_algorithms() -> None:
+    assert Settings(algorithm="RS256", secret="x").secret == "x"
+
+
+def test_unknown_keyword_to_mockauth() -> None:
+    with pytest.raises(ConfigError, match="'colour': unknown"):
+        MockAuth(colour="red")
+
+
+def test_mockauth_keywords_are_settings() -> None:
+    auth = MockAuth(**{name: getattr(Settings(), name) for name in Settings.names()})
+    assert auth.settings == Settings()
+    # The only keywords of MockAuth and from_fixtures that are not settings are these:
+    assert set(inspect.signature(MockAuth).parameters) == {"users", "spec", "settings"}
+    assert set(inspect.signature(MockAuth.from_fixtures).parameters) == {"path", "spec", "settings"}
+
+
+def test_cli_text_is_parsed_into_the_settings_types() -> None:
+    assert parse_setting("access_token_lifetime", "60") == 60
+    assert parse_setting("mode_header", "off") is False
+    with pytest.raises(ConfigError, match="expected true or false"):
+        parse_setting("mode_header", "perhaps")
+    with pytest.raises(ConfigError, match="whole number"):
+        parse_setting("journal_size", "lots")
+
+
+def test_public_settings_hide_the_secret() -> None:
+    assert Settings().public()["secret"] == "[redacted]"
