@@ -622,3 +622,17 @@ def test_port_already_taken_is_a_clear_error() -> None:
     assert len(lines) == 1
     assert str(port) in lines[0]
     assert "in use" in lines[0]
+
+
+def test_every_test_security_md_names_exists() -> None:
+    # SECURITY.md lists each promise beside its test: the names must stay real.
+    root = Path(__file__).resolve().parent.parent
+    named = set(re.findall(r"`(test_\w+)`", (root / "SECURITY.md").read_text()))
+    assert len(named) > 50
+    defined = set()
+    for module in Path(__file__).parent.glob("test_*.py"):
+        defined.update(re.findall(r"^def (test_\w+)", module.read_text(), re.MULTILINE))
+    from mockauth import MODES
+
+    defined.update(f"test_api_with_mode_{name}" for name in MODES)  # made in a loop
+    assert named - defined == set()
