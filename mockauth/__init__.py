@@ -9,6 +9,11 @@
 from __future__ import annotations
 
 from ._clock import Clock as Clock
+from ._contract import CheckResult as CheckResult
+from ._contract import Contract as Contract
+from ._contract import ContractError as ContractError
+from ._contract import ContractReport as ContractReport
+from ._contract import contract_test as contract_test
 from ._core import MockAuth as MockAuth
 from ._errors import ConfigError as ConfigError
 from ._errors import Disconnected as Disconnected
@@ -36,8 +41,12 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Arming",
+    "CheckResult",
     "Clock",
     "ConfigError",
+    "Contract",
+    "ContractError",
+    "ContractReport",
     "Disconnected",
     "Entry",
     "FixtureError",
@@ -55,6 +64,7 @@ __all__ = [
     "SpecError",
     "UnknownUserError",
     "User",
+    "contract_test",
     "default_fixtures_path",
     "default_spec_path",
     "load_fixtures",

@@ -21,7 +21,7 @@ from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Request, Response
 
 from . import _modes
-from ._errors import ConfigError, Disconnected, MockAuthError, ModeError, UnknownUserError
+from ._errors import ConfigError, Disconnected, MockAuthError, ModeError, SpecError, UnknownUserError
 from ._http import (
     ApiError,
     bad_request,
@@ -70,8 +70,6 @@ class App:
         )
         missing = {op.operation_id for op in auth.spec.operations} - set(HANDLERS)
         if missing:
-            from ._errors import SpecError
-
             raise SpecError(
                 f"{auth.spec.path}: operations with no handler in mockauth: {', '.join(sorted(missing))}"
             )

@@ -82,17 +82,33 @@ def test_advancing_the_clock_expires_the_token(live: str, auth: MockAuth) -> Non
     assert answer.json()["error"] == "token_expired"
 
 
+SCOPES = ["everywhere", "operation", "user", "times", "header", "probability"]
+
+
+@pytest.mark.parametrize("scope", SCOPES)
 @pytest.mark.parametrize("name", sorted(n for n in MODES if n != "disconnect"))
-def test_every_mode_over_http(live: str, auth: MockAuth, name: str) -> None:
+def test_every_mode_under_every_scope_over_http(live: str, auth: MockAuth, name: str, scope: str) -> None:
     mode = MODES[name]
     operation = "login" if "login" in mode.operations else "me"
     token = auth.issue_token(USER)
-    auth.fail(name, operation=operation, **({"delay": 0.05} if name == "slow" else {}))
-    if operation == "login":
-        response = post_login(live)
+    options = {"delay": 0.05} if name == "slow" else {}
+    headers: dict[str, str] = {}
+    if scope == "header":
+        headers["X-Mockauth-Mode"] = name + "".join(f":{k}={v}" for k, v in options.items())
     else:
-        response = requests.get(live + "/auth/me", headers={"Authorization": f"Bearer {token}"}, timeout=10)
-    if mode.effect in ("error",) or (mode.effect == "expire" and operation != "login"):
+        scoped = {
+            "everywhere": {}, "operation": {"operation": operation}, "user": {"user": USER},
+            "times": {"times": 1}, "probability": {"probability": 1.0, "seed": 1},
+        }[scope]
+        auth.fail(name, **scoped, **options)
+
+    def send() -> requests.Response:
+        if operation == "login":
+            return post_login(live, headers=headers)
+        return requests.get(live + "/auth/me", headers={"Authorization": f"Bearer {token}", **headers}, timeout=10)
+
+    response = send()
+    if mode.effect == "error" or (mode.effect == "expire" and operation != "login"):
         assert response.status_code == mode.status
         assert response.json()["error"] == mode.error
         for header in mode.option_headers:
@@ -107,6 +123,9 @@ def test_every_mode_over_http(live: str, auth: MockAuth, name: str) -> None:
         assert response.json()["expires_in"] < 0
     else:
         assert response.status_code == 200 and auth.journal.entries()[-1].modes == ("slow",)
+    if scope in ("times", "header"):  # used up, or never armed: the next request is normal
+        headers.clear()
+        assert send().status_code == 200
 
 
 def test_disconnect_closes_the_socket_without_a_response(live: str, auth: MockAuth) -> None:
