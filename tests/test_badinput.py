@@ -176,6 +176,28 @@ def test_malformed_chunk_header(live: Server) -> None:
     assert_error(exchange(live, raw), 400, "invalid_request")
 
 
+def test_chunked_beside_content_length_reads_the_chunks(live: Server) -> None:
+    # RFC 9112 6.3: Transfer-Encoding overrides Content-Length (and every connection
+    # closes after one answer, so nothing can be smuggled behind it).
+    payload = b"username=user%40example.com&password=secretpassword"
+    raw = _chunked_request(payload).replace(
+        b"Transfer-Encoding: chunked\r\n", b"Content-Length: 4\r\nTransfer-Encoding: chunked\r\n"
+    )
+    status, headers, body = exchange(live, raw)
+    assert status == 200, body
+    assert headers["connection"] == "close"
+
+
+@pytest.mark.parametrize("length", [b"-5", b"abc", b"1e3"])
+def test_invalid_content_length_is_no_body(live: Server, length: bytes) -> None:
+    raw = (
+        b"POST /auth/login HTTP/1.1\r\nHost: x\r\n"
+        b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: " + length + b"\r\n\r\n"
+        b"username=user%40example.com&password=secretpassword"
+    )
+    assert_error(exchange(live, raw), 400, "invalid_request")
+
+
 def test_non_utf8_form_body(live: Server) -> None:
     assert_error(
         exchange(live, post("/auth/login", b"username=\xff\xfe&password=x")), 400, "invalid_request"
