@@ -351,9 +351,9 @@ def test_slow_headers_are_cut_off(live: Server) -> None:
     # Slowloris: a request that never finishes its headers is closed without an answer.
     with socket.create_connection(("127.0.0.1", live.port), timeout=10) as sock:
         sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ")
-        started = time.monotonic()
-        assert sock.recv(65536) == b""  # closed by the server, well before our 10 s
-        assert time.monotonic() - started < 9
+        # Closed by the server after its read timeout; were it not, our own 10 s
+        # timeout would raise here instead.
+        assert sock.recv(65536) == b""
 
 
 def test_client_closing_mid_body(live: Server, auth: MockAuth) -> None:

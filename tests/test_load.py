@@ -172,7 +172,7 @@ def test_fifty_clients_nothing_lost_memory_flat(
         f"({sent / (3 * ROUND_SECONDS):.0f}/s), statuses {dict(statuses)}; "
         f"server RSS after each round {rss} KiB"
     )
-    assert sent > 3000, "too little load to say anything"
+    assert sent > 1000, "too little load to say anything"
     # Flat: the last round, as heavy as the others, adds under 2 MiB (a leak of even
     # 1 KiB per request would add more).
     assert rss[2] - rss[1] < 2048
