@@ -20,7 +20,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Request, Response
 
-from . import _modes
+from . import _cors, _modes
 from ._errors import ConfigError, Disconnected, MockAuthError, ModeError, SpecError, UnknownUserError
 from ._http import (
     ApiError,
@@ -76,17 +76,83 @@ class App:
         # Set by serve() on a non-loopback address, or by the admin_token setting.
         self.admin_token: str | None = auth.settings.admin_token
         self.errors: list[BaseException] = []  # bugs raised while serving, for check()
+        self._refused_origins: set[str] = set()
         self._errors_lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         started = time.perf_counter()
         request = Request(environ)
+        if request.method == "OPTIONS":
+            # Before routing: a browser's preflight names no operation, only a path.
+            response = self.options(request)
+            if not request.path.startswith("/_mockauth"):
+                error = response.headers.get("X-Mockauth-Error")
+                self._journal(request, None, response.status_code, error, started)
+            response.headers.pop("X-Mockauth-Error", None)
+            return response(environ, start_response)
         call, response = self.dispatch(request, started)
         if call is None or call.operation not in self.control_operations:
             error = response.headers.get("X-Mockauth-Error")
             self._journal(request, call, response.status_code, error, started)
         response.headers.pop("X-Mockauth-Error", None)
+        self.cors(request, response)
         return response(environ, start_response)
+
+    def cors(self, request: Request, response: Response) -> None:
+        """CORS headers on any answer to an allowed browser origin; none for the others."""
+        origin = request.headers.get("Origin")
+        if origin is None:
+            return
+        if _cors.allowed(origin, self.auth.settings.cors_origins):
+            _cors.add_headers(response.headers, origin)
+        else:
+            self._refused(origin)
+
+    def options(self, request: Request) -> Response:
+        """OPTIONS on any route: 204 with Allow, and a CORS preflight answer for an
+        allowed origin; a preflight from any other origin is refused with 403."""
+        adapter = self.url_map.bind_to_environ(request.environ)
+        # The routes accept a missing trailing slash for GET and the like; OPTIONS too.
+        found = adapter.allowed_methods() or adapter.allowed_methods(request.path.rstrip("/") + "/")
+        methods = sorted({*found, "OPTIONS"})
+        if methods == ["OPTIONS"]:
+            return _tagged(ApiError(
+                404, "not_found", f"There is no {request.path} on this server."
+            ).response(), "not_found")
+        response = Response(status=204, headers=[("Allow", ", ".join(methods))])
+        del response.headers["Content-Type"]  # a 204 has no body to describe
+        origin = request.headers.get("Origin")
+        if origin is None:
+            return response
+        if not _cors.allowed(origin, self.auth.settings.cors_origins):
+            self._refused(origin)
+            if request.headers.get("Access-Control-Request-Method") is None:
+                return response
+            return _tagged(ApiError(
+                403, "origin_not_allowed",
+                f"The origin {origin} may not call this server from a browser; start mockauth "
+                f"with --cors-origins {origin} (allowed now: "
+                f"{', '.join(self.auth.settings.cors_origins) or 'none'}).",
+                [("Allow", ", ".join(methods))],
+            ).response(), "origin_not_allowed")
+        if request.headers.get("Access-Control-Request-Method") is None:
+            _cors.add_headers(response.headers, origin)
+        else:
+            _cors.preflight_headers(
+                response.headers, origin, methods,
+                request.headers.get("Access-Control-Request-Headers"),
+                request.headers.get("Access-Control-Request-Private-Network") == "true",
+            )
+        return response
+
+    def _refused(self, origin: str) -> None:
+        # One line per origin: enough to explain a browser's CORS error, not a flood.
+        if origin not in self._refused_origins:
+            self._refused_origins.add(origin)
+            self.auth.log(
+                f"refused the browser origin {origin} (not in cors_origins); "
+                f"allow it with --cors-origins {origin}"
+            )
 
     def dispatch(self, request: Request, started: float) -> tuple[Call | None, Response]:
         adapter = self.url_map.bind_to_environ(request.environ)
@@ -455,7 +521,15 @@ def control_set_clock(app: App, call: Call) -> Response:
 
 
 def control_list_users(app: App, call: Call) -> Response:
-    return json_response([user.public() for user in app.auth.users.values()])
+    # Fixture passwords are test data, shown on request so the dashboard can offer a
+    # login curl line that works as pasted.
+    passwords = call.request.args.get("passwords", "false")
+    if passwords not in ("true", "false"):
+        raise bad_request("The query parameter 'passwords' must be true or false.")
+    return json_response([
+        {**user.public(), "password": user.password} if passwords == "true" else user.public()
+        for user in app.auth.users.values()
+    ])
 
 
 def control_add_user(app: App, call: Call) -> Response:

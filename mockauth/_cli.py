@@ -8,13 +8,16 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from . import __version__
 from ._core import MockAuth
 from ._errors import ConfigError, MockAuthError
 from ._settings import Settings, parse_setting
 from ._users import load_fixtures
+
+if TYPE_CHECKING:
+    from ._watch import FixtureWatcher
 
 DEFAULT_PORT = 8765
 
@@ -38,8 +41,12 @@ def _add_settings(parser: argparse.ArgumentParser) -> None:
             dest=field.name,
             metavar=field.name.upper(),
             default=None,
-            help=f"{field.metadata['help']} (default: {field.default})",
+            help=f"{field.metadata['help']} (default: {_shown(field.default)})",
         )
+
+
+def _shown(default: Any) -> Any:
+    return ",".join(default) if isinstance(default, tuple) else default
 
 
 def _settings_from(args: argparse.Namespace) -> dict[str, Any]:
@@ -84,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--mode", action="append", default=[], metavar="NAME[:KEY=VALUE...]",
         help="arm an error mode at start, e.g. rate_limited:operation=login:times=2 (repeatable)",
+    )
+    serve.add_argument(
+        "--watch", action="store_true",
+        help="reload the fixtures' users when a file changes, keeping tokens, modes and clock "
+        "(a changed settings: block needs a restart)",
     )
     _add_settings(serve)
     serve.set_defaults(run=run_serve)
@@ -181,11 +193,22 @@ def run_serve(args: argparse.Namespace) -> int:
     _print_banner(auth, server.url)
     for line in exposure.warnings():
         print(f"mockauth: {line}", flush=True)
+    watcher = _watch(auth) if args.watch else None
     while not stop.wait(0.5):
         pass
+    if watcher is not None:
+        watcher.stop()
     server.stop()
     print("mockauth: stopped", flush=True)
     return 0
+
+
+def _watch(auth: MockAuth) -> FixtureWatcher:
+    from ._watch import FixtureWatcher
+
+    watcher = FixtureWatcher(auth).start()
+    print(f"  watching {watcher.path} for changes", flush=True)
+    return watcher
 
 
 def _print_banner(auth: MockAuth, url: str) -> None:

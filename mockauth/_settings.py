@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -11,6 +12,8 @@ from ._errors import ConfigError
 ALGORITHMS = ("HS256", "RS256", "ES256")
 # Known to every copy of mockauth: fine on loopback, refused on any other address.
 DEFAULT_SECRET = "mockauth-default-secret-not-for-production-use"
+# Any dev server on this machine (Vite :5173, webpack :8080, ...), and nothing else.
+DEFAULT_CORS_ORIGINS = ("http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*")
 
 
 def _doc(text: str) -> dict[str, str]:
@@ -49,6 +52,13 @@ class Settings:
     journal_size: int = field(
         default=1000, metadata=_doc("journal entries kept; the oldest are dropped beyond it")
     )
+    cors_origins: tuple[str, ...] = field(
+        default=DEFAULT_CORS_ORIGINS,
+        metadata=_doc(
+            "browser origins allowed to call the mock, comma-separated; '*' in a port or "
+            "host part is a wildcard, a lone '*' allows every origin"
+        ),
+    )
     admin_token: str | None = field(
         default=None,
         metadata=_doc(
@@ -61,6 +71,8 @@ class Settings:
     )
 
     def __post_init__(self) -> None:
+        # A list from YAML or a comma-separated string from Python, checked once here.
+        object.__setattr__(self, "cors_origins", parse_origins(self.cors_origins))
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             expected = _TYPES[f.name]
@@ -108,9 +120,13 @@ class Settings:
 
 
 def _field_types() -> dict[str, type]:
-    """Each setting's type, read off the annotations (``str | None`` gives ``str``)."""
-    types = {}
+    """Each setting's type, read off the annotations (``str | None`` gives ``str``,
+    ``tuple[str, ...]`` gives ``tuple``)."""
+    types: dict[str, type] = {}
     for name, hint in typing.get_type_hints(Settings).items():
+        if typing.get_origin(hint) is tuple:
+            types[name] = tuple
+            continue
         args = [arg for arg in typing.get_args(hint) if arg is not type(None)]
         types[name] = args[0] if args else hint
     return types
@@ -142,4 +158,40 @@ def parse_setting(name: str, text: str) -> Any:
             return int(text)
         except ValueError:
             raise ConfigError(f"setting {name!r}: expected a whole number, got {text!r}") from None
+    if name == "cors_origins":
+        return parse_origins(text)
     return text
+
+
+_ORIGIN = re.compile(
+    r"(?P<scheme>[a-z][a-z0-9+.-]*)://(?P<host>\[[0-9a-f:.*]+\]|[a-z0-9.*-]+)(?::(?P<port>\d+|\*))?"
+)
+
+
+def parse_origins(value: Any) -> tuple[str, ...]:
+    """Allowed CORS origins from a comma-separated string or a list of strings.
+
+    Each is ``*`` (any origin), ``null`` (pages opened from ``file://``), or
+    ``scheme://host[:port]`` where ``*`` may stand for the port or part of the host.
+    """
+    if isinstance(value, str):
+        items = [item.strip() for item in value.split(",")]
+        items = [item for item in items if item]
+    elif isinstance(value, (list, tuple)):
+        items = list(value)
+    else:
+        raise ConfigError(
+            f"setting 'cors_origins': expected a list of origins, got {value!r}"
+        )
+    origins = []
+    for item in items:
+        if not isinstance(item, str):
+            raise ConfigError(f"setting 'cors_origins': expected origins as text, got {item!r}")
+        origin = item.strip().rstrip("/").lower()
+        if origin not in ("*", "null") and not _ORIGIN.fullmatch(origin):
+            raise ConfigError(
+                f"setting 'cors_origins': {item!r} is not an origin like "
+                "http://localhost:5173, http://localhost:* or *"
+            )
+        origins.append(origin)
+    return tuple(origins)
