@@ -7,6 +7,7 @@ from one round to the next. Each round stops by itself after ROUND_SECONDS.
 
 from __future__ import annotations
 
+import io
 import re
 import signal
 import socket
@@ -22,7 +23,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from mockauth import FixtureError, MockAuth, _tokens, load_fixtures
+from mockauth import MockAuth, _tokens
 
 CLIENTS = 50
 ROUND_SECONDS = 3.0
@@ -197,15 +198,32 @@ def test_token_state_is_pruned_and_capped(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def test_a_failing_fixture_reload_keeps_the_old_users(tmp_path: Path) -> None:
+    # The reload `mockauth serve --watch` runs, under live traffic: a broken file is
+    # reported and changes nothing; tokens issued before it keep working.
+    from mockauth._watch import FixtureWatcher
+
     fixture = tmp_path / "users.yaml"
     fixture.write_text("users:\n  - {username: ann, password: pw}\n")
     auth = MockAuth.from_fixtures(fixture)
+    auth.log_stream = io.StringIO()
+    watcher = FixtureWatcher(auth)
     with auth.serve() as server:
+        token = requests.post(
+            server.url + "/auth/login", data={"username": "ann", "password": "pw"}, timeout=10
+        ).json()["access_token"]
         fixture.write_text("users:\n  - {username: ann, password: pw\n")  # broken YAML
-        with pytest.raises(FixtureError, match=r"users\.yaml: invalid YAML"):
-            auth.replace_fixtures(load_fixtures(fixture))
+        assert watcher.reload() is False
+        assert auth.fixture_error is not None
+        assert "users.yaml: invalid YAML" in auth.fixture_error
+        assert "still serving the last good users" in auth.fixture_error
         login = requests.post(
             server.url + "/auth/login", data={"username": "ann", "password": "pw"}, timeout=10
         )
         assert login.status_code == 200
+        me = requests.get(
+            server.url + "/auth/me", headers={"Authorization": f"Bearer {token}"}, timeout=10
+        )
+        assert me.status_code == 200
         assert list(auth.users) == ["ann"]
+        state = requests.get(server.url + "/_mockauth/state", timeout=10).json()
+        assert state["fixture_error"] == auth.fixture_error
