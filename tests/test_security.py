@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jwt
 import pytest
 import requests
 from cryptography.hazmat.primitives import serialization
@@ -149,6 +150,25 @@ def test_token_from_another_key_is_refused(hs: MockAuth, rs: MockAuth) -> None:
     other_rs = MockAuth([User("ann", "pw")], algorithm="RS256")  # a fresh key pair
     assert "signature" in assert_refused(rs, other_rs.issue_token("ann"))
     assert "algorithm" in assert_refused(rs, hs.issue_token("ann"))
+
+
+def test_keys_named_in_the_token_header_are_ignored(rs: MockAuth) -> None:
+    # Embedded-key attacks: a token signed with the attacker's key that carries that key
+    # (jwk), a URL for it (jku, x5u) or another kid is still checked against the mock's key.
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    attacker = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(attacker.public_key()))
+    _, claims, _ = _segments(rs.issue_token("ann"))
+    for header in (
+        {"jwk": jwk},
+        {"jku": "https://attacker.example/jwks.json", "kid": "attacker"},
+        {"x5u": "https://attacker.example/cert.pem"},
+        {"kid": "../../../../dev/null"},
+        {"kid": rs.tokens.keys.kid, "jwk": jwk},
+    ):
+        forged = jwt.encode(claims, attacker, algorithm="RS256", headers=header)
+        assert "signature" in assert_refused(rs, forged)
 
 
 def test_nbf_in_the_future_is_refused(hs: MockAuth) -> None:
