@@ -168,18 +168,14 @@ def _positive_float(text: str) -> float:
 
 def run_serve(args: argparse.Namespace) -> int:
     auth = _load(args)
+    _expose(auth, args.host)
     for spec in args.mode:
         try:
             auth.modes.arm_spec(spec, source="cli")
         except MockAuthError as error:
             raise UsageError(f"--mode {spec}: {error}") from None
-    from ._exposure import expose
     from ._transports import Server
 
-    try:
-        exposure = expose(auth, args.host)
-    except ConfigError as error:
-        raise UsageError(f"--host {args.host}: {error} (--secret)") from None
     # Ctrl-C and SIGTERM only set an event, so neither can interrupt start-up or
     # shutdown half-way with a traceback.
     stop = threading.Event()
@@ -191,8 +187,6 @@ def run_serve(args: argparse.Namespace) -> int:
     )
     server.start()
     _print_banner(auth, server.url)
-    for line in exposure.warnings():
-        print(f"mockauth: {line}", flush=True)
     watcher = _watch(auth) if args.watch else None
     while not stop.wait(0.5):
         pass
@@ -209,6 +203,21 @@ def _watch(auth: MockAuth) -> FixtureWatcher:
     watcher = FixtureWatcher(auth).start()
     print(f"  watching {watcher.path} for changes", flush=True)
     return watcher
+
+
+def _expose(auth: MockAuth, host: str) -> None:
+    """Off loopback: refuse the default secret, arm the admin token, say it is a mock.
+
+    Before any server starts (whichever serves), on stderr, so stdout still opens with
+    the banner's URL line."""
+    from ._exposure import expose
+
+    try:
+        exposure = expose(auth, host)
+    except ConfigError as error:
+        raise UsageError(f"--host {host}: {error} (--secret)") from None
+    for line in exposure.warnings():
+        print(f"mockauth: {line}", file=sys.stderr, flush=True)
 
 
 def _print_banner(auth: MockAuth, url: str) -> None:
