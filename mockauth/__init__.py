@@ -22,6 +22,7 @@ from ._errors import MockAuthError as MockAuthError
 from ._errors import ModeError as ModeError
 from ._errors import ServerError as ServerError
 from ._errors import SpecError as SpecError
+from ._errors import StoreUnavailable as StoreUnavailable
 from ._errors import UnknownUserError as UnknownUserError
 from ._journal import Entry as Entry
 from ._journal import Journal as Journal
@@ -62,6 +63,7 @@ __all__ = [
     "ServerError",
     "Settings",
     "SpecError",
+    "StoreUnavailable",
     "UnknownUserError",
     "User",
     "contract_test",

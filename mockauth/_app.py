@@ -7,6 +7,7 @@ client and httpx all call the same ``App.__call__``.
 from __future__ import annotations
 
 import hashlib
+import contextlib
 import hmac
 import socket
 import threading
@@ -17,11 +18,18 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, quote_plus
 
 from werkzeug.exceptions import MethodNotAllowed, NotFound
-from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Request, Response
 
 from . import _cors, _modes
-from ._errors import ConfigError, Disconnected, MockAuthError, ModeError, SpecError, UnknownUserError
+from ._errors import (
+    ConfigError,
+    Disconnected,
+    MockAuthError,
+    ModeError,
+    SpecError,
+    StoreUnavailable,
+    UnknownUserError,
+)
 from ._http import (
     ApiError,
     bad_request,
@@ -37,9 +45,13 @@ from ._tokens import TokenError, decode_unverified, unverified_subject
 from ._users import User, user_from_mapping
 
 if TYPE_CHECKING:
+    from werkzeug.routing import Map
+
     from ._core import MockAuth
 
 BEARER_OPERATIONS = frozenset({"me", "logout"})
+# Control calls that change nothing a worker keeps (the signing key is shared by all).
+STATELESS_CONTROL = frozenset({"control_issue_token", "control_decode_token"})
 # Compared against when the username is unknown, so both answers take the same time.
 _NO_SUCH_PASSWORD = b"mockauth: no such user, compared only to spend the same time"
 _MALFORMED_TAIL = b'{"status":"ok"'
@@ -64,7 +76,16 @@ class App:
 
     def __init__(self, auth: MockAuth) -> None:
         self.auth = auth
-        self.url_map = auth.spec.url_map()
+        # Built on the first request with a path variable: werkzeug.routing and what it
+        # imports (difflib, uuid, platform) are a tenth of `mockauth serve`'s start-up,
+        # and logins never need them (static_routes below).
+        self._url_map: Map | None = None
+        # Paths without variables are found with one dict lookup; Werkzeug's matcher
+        # (a third of the app's own time on a login) runs only for the rest.
+        self.static_routes: dict[tuple[str, str | None], str] = {
+            (op.method, op.path): op.operation_id
+            for op in auth.spec.operations if "{" not in op.path
+        }
         self.control_operations = frozenset(
             op.operation_id for op in auth.spec.operations if op.control
         )
@@ -75,6 +96,8 @@ class App:
             )
         # Set by serve() on a non-loopback address, or by the admin_token setting.
         self.admin_token: str | None = auth.settings.admin_token
+        self.refused_operations: frozenset[str] = frozenset()
+        self.refusal = ""
         self.errors: list[BaseException] = []  # bugs raised while serving, for check()
         self._refused_origins: set[str] = set()
         self._errors_lock = threading.Lock()
@@ -82,21 +105,45 @@ class App:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         started = time.perf_counter()
         request = Request(environ)
-        if request.method == "OPTIONS":
-            # Before routing: a browser's preflight names no operation, only a path.
-            response = self.options(request)
-            if not request.path.startswith("/_mockauth"):
+        store = self.auth.store
+        store.begin()  # a shared store reads the clock, users and modes once per request
+        try:
+            if request.method == "OPTIONS":
+                # Before routing: a browser's preflight names no operation, only a path.
+                response = self.options(request)
+                if not request.path.startswith("/_mockauth"):
+                    error = response.headers.get("X-Mockauth-Error")
+                    self._journal(request, None, response.status_code, error, started)
+                response.headers.pop("X-Mockauth-Error", None)
+                return response(environ, start_response)
+            call, response = self.dispatch(request, started)
+            if call is None or call.operation not in self.control_operations:
                 error = response.headers.get("X-Mockauth-Error")
-                self._journal(request, None, response.status_code, error, started)
-            response.headers.pop("X-Mockauth-Error", None)
-            return response(environ, start_response)
-        call, response = self.dispatch(request, started)
-        if call is None or call.operation not in self.control_operations:
-            error = response.headers.get("X-Mockauth-Error")
-            self._journal(request, call, response.status_code, error, started)
+                self._journal(request, call, response.status_code, error, started)
+        finally:
+            store.end()
         response.headers.pop("X-Mockauth-Error", None)
         self.cors(request, response)
         return response(environ, start_response)
+
+    @property
+    def url_map(self) -> Map:
+        if self._url_map is None:
+            self._url_map = self.auth.spec.url_map()  # two threads may both build it: same map
+        return self._url_map
+
+    def refuse_state_changes(self, description: str) -> None:
+        """Answer 409 ``per_worker_state`` to every control-API call that changes state.
+
+        For several worker processes: such a call would reach one worker of many and
+        leave the others as they were. Reads, issuing and decoding tokens still answer.
+        """
+        self.refused_operations = frozenset(
+            op.operation_id for op in self.auth.spec.operations
+            if op.control and op.method not in ("GET", "HEAD")
+            and op.operation_id not in STATELESS_CONTROL
+        )
+        self.refusal = description
 
     def cors(self, request: Request, response: Response) -> None:
         """CORS headers on any answer to an allowed browser origin; none for the others."""
@@ -155,7 +202,13 @@ class App:
             )
 
     def dispatch(self, request: Request, started: float) -> tuple[Call | None, Response]:
-        adapter = self.url_map.bind_to_environ(request.environ)
+        environ = request.environ
+        static = self.static_routes.get((environ["REQUEST_METHOD"], environ.get("PATH_INFO")))
+        if static is not None:
+            return self._dispatch_call(request, Call(request, static, {}), started)
+        from werkzeug.routing import RequestRedirect
+
+        adapter = self.url_map.bind_to_environ(environ)
         try:
             operation, args = adapter.match()
         except MethodNotAllowed as error:
@@ -169,7 +222,12 @@ class App:
             return None, _tagged(ApiError(
                 404, "not_found", f"There is no {request.path} on this server."
             ).response(), "not_found")
-        call = Call(request, str(operation), dict(args))
+        return self._dispatch_call(request, Call(request, str(operation), dict(args)), started)
+
+    def _dispatch_call(
+        self, request: Request, call: Call, started: float
+    ) -> tuple[Call, Response]:
+        # Here, not in dispatch(): static routes (most of the control API) skip the matcher.
         if self.admin_token is not None and call.operation in self.control_operations:
             from ._exposure import admin_gate
 
@@ -180,6 +238,12 @@ class App:
             response = self.handle(call)
         except ApiError as error:
             response = _tagged(error.response(), error.error)
+        except StoreUnavailable as error:
+            # Redis is down: an answer clients know how to retry, not a bug (the store
+            # logs the outage once).
+            response = _tagged(ApiError(
+                503, "temporarily_unavailable", str(error), [("Retry-After", "1")]
+            ).response(), "temporarily_unavailable")
         except Disconnected:
             self._journal(request, call, 0, "disconnect", started)
             raise
@@ -198,6 +262,8 @@ class App:
     def handle(self, call: Call) -> Response:
         handler = HANDLERS[call.operation]
         if call.operation not in API_OPERATIONS:
+            if call.operation in self.refused_operations:
+                raise ApiError(409, "per_worker_state", self.refusal)
             return handler(self, call)
         subject = SUBJECTS.get(call.operation)
         if subject is not None:
@@ -219,10 +285,11 @@ class App:
         """Answer as the failing mode says."""
         mode = applied.mode
         if mode.effect == "disconnect":
-            sock = call.request.environ.get("werkzeug.socket")
+            environ = call.request.environ
+            sock = environ.get("werkzeug.socket") or environ.get("gunicorn.socket")
             if isinstance(sock, socket.socket):
-                # The live server: close the connection under Werkzeug's feet; it takes
-                # the ConnectionError below as a client that went away.
+                # A live server: close the connection under its feet; Werkzeug and
+                # gunicorn take the ConnectionError below as a client that went away.
                 sock.shutdown(socket.SHUT_RDWR)
             raise Disconnected(
                 f"mockauth closed the connection without a response (disconnect mode, {call.operation})"
@@ -250,18 +317,22 @@ class App:
         return Response(cut, 200, _without_length(response.headers), content_type="application/json")
 
     def _journal(self, request: Request, call: Call | None, status: int, error: str | None, started: float) -> None:
-        self.auth.journal.record(
-            time=self.auth.clock.now(),
-            method=request.method,
-            path=request.path,
-            operation=call.operation if call else None,
-            status=status,
-            user=call.user if call else None,
-            modes=tuple(call.selection.names) if call else (),
-            error=error,
-            params=redact(call.params) if call else {},
-            duration_ms=round((time.perf_counter() - started) * 1000, 3),
-        )
+        with contextlib.suppress(StoreUnavailable):  # the journal lives in the store that is down
+            self.auth.journal.record(
+                time=self.auth.clock.now(),
+                method=request.method,
+                path=request.path,
+                operation=call.operation if call else None,
+                status=status,
+                user=call.user if call else None,
+                modes=(
+                    tuple(call.selection.names)
+                    if call and call.selection is not _modes.NOTHING else ()
+                ),
+                error=error,
+                params=redact(call.params) if call else {},
+                duration_ms=round((time.perf_counter() - started) * 1000, 3),
+            )
 
     # -- shared steps ----------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from . import __version__
 from ._core import MockAuth
 from ._errors import ConfigError, MockAuthError
+from ._modes import ModeBoard
 from ._settings import Settings, parse_setting
 from ._users import load_fixtures
 
@@ -97,6 +98,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="reload the fixtures' users when a file changes, keeping tokens, modes and clock "
         "(a changed settings: block needs a restart)",
     )
+    production = serve.add_argument_group("production server (pip install 'mockauth[server]')")
+    production.add_argument(
+        "--workers", type=int, metavar="N",
+        help="serve on gunicorn with N worker processes (default: Werkzeug's threaded "
+        "server in this one process); N > 1 needs --state redis://HOST:PORT/DB (or "
+        "--accept-per-worker-state)",
+    )
+    production.add_argument(
+        "--threads", type=int, default=None, metavar="T",
+        help="threads per gunicorn worker (default: 4)",
+    )
+    production.add_argument(
+        "--accept-per-worker-state", action="store_true",
+        help="serve with N > 1 although each worker keeps its own tokens, modes, clock "
+        "and journal; control-API changes are then refused with 409",
+    )
     _add_settings(serve)
     serve.set_defaults(run=run_serve)
 
@@ -166,14 +183,60 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _check_workers(args: argparse.Namespace) -> None:
+    """Refuse --workers, --threads and --accept-per-worker-state values that do not fit."""
+    if args.workers is None:
+        if args.threads is not None or args.accept_per_worker_state:
+            flag = "--threads" if args.threads is not None else "--accept-per-worker-state"
+            raise UsageError(f"{flag} applies only with --workers")
+        return
+    if args.watch:
+        # The workers are forked copies: a reload in the arbiter would reach none of them.
+        raise UsageError("--watch works only without --workers (Werkzeug's server)")
+    if args.workers < 1:
+        raise UsageError(f"--workers: expected a whole number of at least 1, got {args.workers}")
+    if args.threads is not None and args.threads < 1:
+        raise UsageError(f"--threads: expected a whole number of at least 1, got {args.threads}")
+
+
+def _check_shared_state(auth: MockAuth, args: argparse.Namespace) -> None:
+    """Several workers need a shared store, or an explicit acceptance of per-worker state."""
+    if args.workers is None or args.workers == 1 or auth.store.shared:
+        return
+    from ._production import STATE_NOTE
+
+    if not args.accept_per_worker_state:
+        raise UsageError(
+            f"--workers {args.workers}: with --state memory {STATE_NOTE}, so a refresh or "
+            "logout that reaches another worker than its login fails, and a control-API "
+            "change would reach one worker only. Share the state: --state redis://HOST:PORT/DB "
+            "(pip install 'mockauth[redis]'); or pass --accept-per-worker-state to serve "
+            "anyway (control-API changes are then refused with 409); or use --workers 1"
+        )
+    for spec in args.mode:
+        if any(key in spec for key in (":times=", ":probability=")):
+            raise UsageError(
+                f"--mode {spec}: with --workers {args.workers} each worker would count "
+                "times and draw probabilities on its own; arm it without them, share the "
+                "state with --state redis://HOST:PORT/DB, or use --workers 1"
+            )
+
+
 def run_serve(args: argparse.Namespace) -> int:
+    _check_workers(args)
     auth = _load(args)
     _expose(auth, args.host)
+    _check_shared_state(auth, args)
+    # In a shared store, only the process that seeded it arms the --mode flags: a second
+    # process started with the same command line must not arm them twice.
+    board = auth.modes if auth.seeded else ModeBoard()
     for spec in args.mode:
         try:
-            auth.modes.arm_spec(spec, source="cli")
+            board.arm_spec(spec, source="cli")
         except MockAuthError as error:
             raise UsageError(f"--mode {spec}: {error}") from None
+    if args.workers is not None:
+        return _serve_production(auth, args)
     from ._transports import Server
 
     # Ctrl-C and SIGTERM only set an event, so neither can interrupt start-up or
@@ -193,6 +256,36 @@ def run_serve(args: argparse.Namespace) -> int:
     if watcher is not None:
         watcher.stop()
     server.stop()
+    auth.store.close()
+    print("mockauth: stopped", flush=True)
+    return 0
+
+
+def _serve_production(auth: MockAuth, args: argparse.Namespace) -> int:
+    from . import _production
+
+    threads = args.threads or _production.DEFAULT_THREADS
+    per_worker = args.workers > 1 and not auth.store.shared
+    if per_worker:
+        auth.app.refuse_state_changes(
+            f"This server runs {args.workers} worker processes and {_production.STATE_NOTE}; "
+            "a change here would reach one of them only. Restart with --workers 1 to "
+            "change state through the control API."
+        )
+
+    def ready(url: str) -> None:
+        _print_banner(auth, url)
+        where = f"  server: gunicorn, {args.workers} worker(s) x {threads} threads"
+        if per_worker:
+            where += f"; {_production.STATE_NOTE} (control-API changes answer 409)"
+        elif args.workers > 1:
+            where += ", sharing one state"
+        print(where, flush=True)
+
+    _production.serve(
+        auth.app, args.host, args.port, workers=args.workers, threads=threads, on_ready=ready
+    )
+    auth.store.close()
     print("mockauth: stopped", flush=True)
     return 0
 
@@ -224,6 +317,9 @@ def _print_banner(auth: MockAuth, url: str) -> None:
     settings = auth.settings
     print(f"mockauth {__version__} serving {url}  ({settings.algorithm}, issuer {settings.issuer!r})")
     print(f"  fixtures: {auth.fixtures_path}")
+    if auth.store.shared:
+        how = "seeded from the fixtures" if auth.seeded else "joined the state other processes left"
+        print(f"  state: {auth.store.url} namespace {settings.state_namespace!r} ({how})")
     print(f"  users ({len(auth.users)}):")
     for user in auth.users.values():
         notes = [f"email {user.email}"] if user.email else []

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
-import threading
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._store import Store
 
 
 class Clock:
@@ -11,22 +14,27 @@ class Clock:
 
         auth.clock.advance(seconds=901)   # every token issued 901 s ago is now older
         auth.clock.freeze()               # time stands still until unfreeze() or reset()
+
+    Its offset and frozen time live in the mock's store, so every process sharing a
+    store reads the same time.
     """
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._offset = 0.0
-        self._frozen_at: float | None = None
+    def __init__(self, store: Store | None = None) -> None:
+        if store is None:
+            from ._store import MemoryStore
+
+            store = MemoryStore()
+        self._store = store
 
     def now(self) -> float:
-        frozen_at = self._frozen_at
+        offset, frozen_at = self._store.clock()
         if frozen_at is not None:
             return frozen_at
-        return time.time() + self._offset
+        return time.time() + offset
 
     @property
     def frozen(self) -> bool:
-        return self._frozen_at is not None
+        return self._store.clock()[1] is not None
 
     @property
     def offset(self) -> float:
@@ -35,42 +43,43 @@ class Clock:
 
     def advance(self, seconds: float) -> float:
         """Move time forward (or back, with a negative number); returns the new now."""
-        with self._lock:
-            if self._frozen_at is not None:
-                self._frozen_at += seconds
-            else:
-                self._offset += seconds
-            return self.now()
+        return self._now_of(self._store.change_clock(
+            lambda offset, frozen_at: (offset, frozen_at + seconds)
+            if frozen_at is not None
+            else (offset + seconds, None)
+        ))
 
     def freeze(self, at: float | None = None) -> float:
         """Stop time, at `at` (a Unix time) or at the current time."""
-        with self._lock:
-            self._frozen_at = self.now() if at is None else float(at)
-            return self._frozen_at
+        return self._now_of(self._store.change_clock(
+            lambda offset, frozen_at: (
+                offset,
+                float(at) if at is not None else frozen_at if frozen_at is not None else time.time() + offset,
+            )
+        ))
 
     def unfreeze(self) -> float:
         """Let time run again from where it stands."""
-        with self._lock:
-            if self._frozen_at is not None:
-                self._offset = self._frozen_at - time.time()
-                self._frozen_at = None
-            return self.now()
+        return self._now_of(self._store.change_clock(
+            lambda offset, frozen_at: (offset, None) if frozen_at is None else (frozen_at - time.time(), None)
+        ))
 
     def set(self, at: float) -> float:
         """Jump to a Unix time; a frozen clock stays frozen there."""
-        with self._lock:
-            if self._frozen_at is not None:
-                self._frozen_at = float(at)
-            else:
-                self._offset = float(at) - time.time()
-            return self.now()
+        return self._now_of(self._store.change_clock(
+            lambda offset, frozen_at: (offset, float(at)) if frozen_at is not None else (float(at) - time.time(), None)
+        ))
 
     def reset(self) -> float:
         """Back to the wall clock, running."""
-        with self._lock:
-            self._offset = 0.0
-            self._frozen_at = None
-            return self.now()
+        return self._now_of(self._store.change_clock(lambda offset, frozen_at: (0.0, None)))
+
+    @staticmethod
+    def _now_of(state: tuple[float, float | None]) -> float:
+        offset, frozen_at = state
+        return frozen_at if frozen_at is not None else time.time() + offset
 
     def as_dict(self) -> dict[str, float | bool]:
-        return {"now": self.now(), "frozen": self.frozen, "offset": round(self.offset, 3)}
+        offset, frozen_at = self._store.clock()
+        now = frozen_at if frozen_at is not None else time.time() + offset
+        return {"now": now, "frozen": frozen_at is not None, "offset": round(now - time.time(), 3)}

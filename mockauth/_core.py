@@ -16,6 +16,7 @@ from ._journal import Journal
 from ._modes import Arming, ModeBoard
 from ._settings import Settings, check_names
 from ._spec import Spec, default_fixtures_path, load_spec
+from ._store import Store, open_store
 from ._tokens import Tokens
 from ._users import Fixtures, User, index_users, load_fixtures, user_from_mapping
 
@@ -49,17 +50,20 @@ class MockAuth:
         self.spec: Spec = load_spec(spec)
         self.fixtures_path: Path | None = None
         self.fixture_error: str | None = None
-        self.clock = Clock()
-        self.tokens = Tokens(self.settings, self.clock)
-        self.modes = ModeBoard()
-        self.journal = Journal(self.settings.journal_size)
-        self._fixture_users = tuple(_as_user(u) for u in users)
-        self._users_lock = threading.Lock()
-        self.users: dict[str, User] = {}
-        self._login_index: dict[str, User] = {}
         self.log_stream = sys.stderr
+        self._fixture_users = tuple(_as_user(u) for u in users)
+        # Tokens, modes, clock, run-time users and journal live in the store: this
+        # process's memory, or a Redis shared by every process of the same mock.
+        self.store: Store = open_store(self.settings, log=self.log)
+        self.clock = Clock(self.store)
+        self.tokens = Tokens(self.settings, self.clock, store=self.store)
+        self.modes = ModeBoard(self.store)
+        self.journal = Journal(self.settings.journal_size, store=self.store)
+        self._users_lock = threading.Lock()
+        self._login_index: tuple[Mapping[str, User], dict[str, User]] = ({}, {})
         self.app = App(self)
-        self.reset()
+        # A shared store that another process seeded is joined as it stands.
+        self.seeded = self.store.initialize(self.reset)
 
     @classmethod
     def from_fixtures(
@@ -76,21 +80,32 @@ class MockAuth:
 
     # -- users -------------------------------------------------------------------------
 
+    @property
+    def users(self) -> Mapping[str, User]:
+        """The users by username (fixture users and those added at run time)."""
+        return self.store.users()
+
     def find_user(self, login: str) -> User | None:
         """The user with this username or email."""
-        return self._login_index.get(login)
+        users = self.store.users()
+        indexed, index = self._login_index
+        if indexed is not users:  # the store hands out a new mapping whenever users change
+            index = index_users(users.values())
+            self._login_index = (users, index)
+        return index.get(login)
 
     def user(self, username: str) -> User:
+        users = self.store.users()
         try:
-            return self.users[username]
+            return users[username]
         except KeyError:
-            raise UnknownUserError(f"no user {username!r} (users: {', '.join(self.users) or 'none'})") from None
+            raise UnknownUserError(f"no user {username!r} (users: {', '.join(users) or 'none'})") from None
 
     def add_user(self, user: User | Mapping[str, Any]) -> User:
         """Add a user (or replace the one with its username) until the next reset()."""
         user = _as_user(user)
         with self._users_lock:
-            self._set_users({**self.users, user.username: user})
+            self.store.put_user(user)
             self._arm_user_mode(user)
         return user
 
@@ -103,7 +118,7 @@ class MockAuth:
                 user = user_from_mapping(values)
             except ConfigError as error:
                 raise ConfigError(f"user {username!r}: {error}") from None
-            self._set_users({**self.users, username: user})
+            self.store.put_user(user)
             self.modes.disarm_user_fixture(username)
             self._arm_user_mode(user)
         return user
@@ -111,13 +126,8 @@ class MockAuth:
     def remove_user(self, username: str) -> None:
         with self._users_lock:
             self.user(username)
-            self._set_users({k: v for k, v in self.users.items() if k != username})
+            self.store.remove_user(username)
             self.modes.disarm_user_fixture(username)
-
-    def _set_users(self, users: dict[str, User]) -> None:
-        # Replaced whole, never mutated: request threads read without a lock.
-        self._login_index = index_users(users.values())
-        self.users = users
 
     def _arm_user_mode(self, user: User) -> None:
         if user.mode:
@@ -129,7 +139,7 @@ class MockAuth:
             self._fixture_users = fixtures.users
             for username in self.users:
                 self.modes.disarm_user_fixture(username)
-            self._set_users({u.username: u for u in fixtures.users})
+            self.store.replace_users(fixtures.users)
             for user in fixtures.users:
                 self._arm_user_mode(user)
 
@@ -163,7 +173,7 @@ class MockAuth:
         wall clock, no tokens, an empty journal."""
         with self._users_lock:
             self.modes.disarm()
-            self._set_users({u.username: u for u in self._fixture_users})
+            self.store.replace_users(self._fixture_users)
             for user in self._fixture_users:
                 self._arm_user_mode(user)
         self.clock.reset()

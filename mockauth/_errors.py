@@ -7,6 +7,7 @@
     ├── SpecError         openapi.yaml is unreadable or does not fit the app
     ├── UnknownUserError  an operation names a user the mock does not know
     ├── ServerError       the live server could not start, or a request crashed in it
+    ├── StoreUnavailable  the shared state store (Redis) cannot be reached
     └── Disconnected      (also a ConnectionResetError) the `disconnect` mode closed
                           the connection, as seen through an in-process door
 """
@@ -40,6 +41,10 @@ class UnknownUserError(MockAuthError, LookupError):
 
 class ServerError(MockAuthError):
     """The live server failed to start, or a request raised inside it."""
+
+
+class StoreUnavailable(MockAuthError):
+    """The shared state store (Redis) cannot be reached; the API answers 503 meanwhile."""
 
 
 class Disconnected(MockAuthError, ConnectionResetError):

@@ -1,13 +1,13 @@
 from __future__ import annotations
 
-import itertools
-import threading
-from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._errors import MockAuthError
+
+if TYPE_CHECKING:
+    from ._store import Store
 
 # Request fields whose values never reach the journal.
 SECRET_FIELDS = frozenset({"password", "refresh_token", "access_token", "token", "client_secret"})
@@ -66,27 +66,29 @@ class Journal:
         assert auth.journal.count("me") == 3
     """
 
-    def __init__(self, size: int = 1000) -> None:
-        self._lock = threading.Lock()
-        self._entries: deque[Entry] = deque(maxlen=size)
-        self._ids = itertools.count(1)
-        self.total = 0
+    def __init__(self, size: int = 1000, *, store: Store | None = None) -> None:
+        if store is None:
+            from ._store import MemoryStore
 
-    def record(self, **values: Any) -> Entry:
-        with self._lock:
-            entry = Entry(id=next(self._ids), **values)
-            self._entries.append(entry)
-            self.total += 1
-            return entry
+            store = MemoryStore(size)
+        # The entries live in the store, raw: an Entry is built only when someone reads
+        # the journal, so the request path pays for a dict and an append.
+        self._store = store
+
+    @property
+    def total(self) -> int:
+        """Requests recorded since the last clear, dropped ones too."""
+        return self._store.journal_total()
+
+    def record(self, **values: Any) -> int:
+        """Keep one request; returns its id."""
+        return self._store.add_entry(values)
 
     def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-            self.total = 0
+        self._store.clear_journal()
 
     def resize(self, size: int) -> None:
-        with self._lock:
-            self._entries = deque(self._entries, maxlen=size)
+        self._store.resize_journal(size)
 
     def entries(
         self,
@@ -97,8 +99,7 @@ class Journal:
         after: int | None = None,
     ) -> list[Entry]:
         """Entries, oldest first, filtered by operation, user, status or id."""
-        with self._lock:
-            snapshot = list(self._entries)
+        snapshot = [Entry(id=entry_id, **values) for entry_id, values in self._store.entries()]
         return [
             e for e in snapshot
             if (operation is None or e.operation == operation)
@@ -145,4 +146,4 @@ class Journal:
         return iter(self.entries())
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return self._store.journal_length()

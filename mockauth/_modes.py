@@ -7,14 +7,15 @@ one user, for the next N matching requests, or with a seeded probability.
 
 from __future__ import annotations
 
-import itertools
 import random
-import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._errors import ModeError
+
+if TYPE_CHECKING:
+    from ._store import Store
 
 TOKEN_OPERATIONS = ("login", "refresh")
 API_OPERATIONS = ("login", "refresh", "me", "logout", "jwks", "openid_configuration", "health")
@@ -148,7 +149,6 @@ class Arming:
     probability: float | None = None
     seed: int | None = None
     source: str = "api"
-    _random: random.Random | None = field(default=None, repr=False)
 
     @property
     def rank(self) -> int:
@@ -240,12 +240,17 @@ class ModeBoard:
     operation, and last for everywhere; among equals the most recently armed. A request
     gets at most one failing mode plus, independently, one ``slow`` delay. A mode with
     ``times`` only counts down when it is the one applied.
+
+    The armings live in a store (see ``_store``), so that every process sharing it
+    counts ``times`` down together and draws the same seeded sequence.
     """
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._armed: dict[int, Arming] = {}
-        self._ids = itertools.count(1)
+    def __init__(self, store: Store | None = None) -> None:
+        if store is None:
+            from ._store import MemoryStore
+
+            store = MemoryStore()
+        self._store = store
 
     def arm(
         self,
@@ -286,14 +291,12 @@ class ModeBoard:
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise ModeError(f"mode {name!r}: seed must be a whole number, got {seed!r}")
         filled = fill_options(mode, options)
-        with self._lock:
-            arming = Arming(
-                next(self._ids), mode, filled, operation, user, times,
+        return self._store.add_arming(
+            lambda arming_id: Arming(
+                arming_id, mode, filled, operation, user, times,
                 None if probability is None else float(probability), seed, source,
-                None if probability is None else random.Random(seed),
             )
-            self._armed[arming.id] = arming
-        return arming
+        )
 
     def arm_spec(self, text: str, *, source: str = "api", **scope: Any) -> Arming:
         """Arm from ``NAME[:key=value...]``, where keys are scope keys or mode options."""
@@ -310,31 +313,24 @@ class ModeBoard:
 
     def disarm(self, arming_id: int | None = None, *, name: str | None = None) -> int:
         """Disarm one arming by id, every arming of a mode by name, or everything."""
-        with self._lock:
-            if arming_id is not None:
-                if self._armed.pop(arming_id, None) is None:
-                    raise ModeError(f"no armed mode with id {arming_id}")
-                return 1
-            if name is not None:
-                lookup(name)
-                doomed = [a.id for a in self._armed.values() if a.mode.name == name]
-            else:
-                doomed = list(self._armed)
-            for key in doomed:
-                del self._armed[key]
-            return len(doomed)
+        if arming_id is not None:
+            if not self._store.remove_armings([arming_id]):
+                raise ModeError(f"no armed mode with id {arming_id}")
+            return 1
+        if name is not None:
+            lookup(name)
+        return self._store.remove_armings(
+            a.id for a in self._store.armings() if name is None or a.mode.name == name
+        )
 
     def disarm_user_fixture(self, username: str) -> None:
         """Disarm the mode a user carries in its fixture entry."""
-        with self._lock:
-            for key in [
-                a.id for a in self._armed.values() if a.source == "fixture" and a.user == username
-            ]:
-                del self._armed[key]
+        self._store.remove_armings(
+            a.id for a in self._store.armings() if a.source == "fixture" and a.user == username
+        )
 
     def armed(self) -> list[Arming]:
-        with self._lock:
-            return list(self._armed.values())
+        return self._store.armings()
 
     def select(
         self, operation: str, user: str | None, requested: Iterable[Applied] = ()
@@ -349,37 +345,43 @@ class ModeBoard:
                 delay = delay or applied
             else:
                 failure = failure or applied
-        if not self._armed:
+        armed = self._store.armings()
+        if not armed:
             return Selection(failure, delay) if failure or delay else NOTHING
-        with self._lock:
-            candidates = sorted(
-                (
-                    a for a in self._armed.values()
-                    if operation in a.mode.operations
-                    and (a.operation is None or a.operation == operation)
-                    and (a.user is None or a.user == user)
-                ),
-                key=lambda a: (a.rank, -a.id),
-            )
-            for arming in candidates:
-                is_delay = arming.mode.effect == "delay"
-                if (delay if is_delay else failure) is not None:
-                    continue
-                rng, probability = arming._random, arming.probability
-                if rng is not None and probability is not None and rng.random() >= probability:
-                    continue
-                applied = Applied(arming.mode, arming.options)
-                if is_delay:
-                    delay = applied
-                else:
-                    failure = applied
-                if arming.times is not None:
-                    arming.times -= 1
-                    if arming.times <= 0:
-                        del self._armed[arming.id]
-                if failure and delay:
-                    break
-        return Selection(failure, delay)
+        candidates = sorted(
+            (
+                a for a in armed
+                if operation in a.mode.operations
+                and (a.operation is None or a.operation == operation)
+                and (a.user is None or a.user == user)
+            ),
+            key=lambda a: (a.rank, -a.id),
+        )
+        for arming in candidates:
+            is_delay = arming.mode.effect == "delay"
+            if (delay if is_delay else failure) is not None:
+                continue
+            if arming.probability is not None and self._draw(arming) >= arming.probability:
+                continue
+            # Taken last, so that a count goes down only for the mode applied; the store
+            # makes it exact across threads and processes.
+            if arming.times is not None and not self._store.take(arming):
+                continue
+            applied = Applied(arming.mode, arming.options)
+            if is_delay:
+                delay = applied
+            else:
+                failure = applied
+            if failure and delay:
+                break
+        return Selection(failure, delay) if failure or delay else NOTHING
+
+    def _draw(self, arming: Arming) -> float:
+        """A number in [0, 1): seeded, the n-th draw of the arming is derived from the seed
+        and n alone, so processes sharing a store draw one sequence between them."""
+        if arming.seed is None:
+            return random.random()
+        return random.Random(f"{arming.seed}:{self._store.draw_index(arming)}").random()
 
 
 def parse_header(value: str) -> list[Applied]:

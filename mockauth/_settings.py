@@ -59,6 +59,17 @@ class Settings:
             "host part is a wildcard, a lone '*' allows every origin"
         ),
     )
+    state: str = field(
+        default="memory",
+        metadata=_doc(
+            "where tokens, modes, clock, users and journal live: memory (this process) or "
+            "redis://HOST:PORT/DB, shared by every worker and machine pointed at it"
+        ),
+    )
+    state_namespace: str = field(
+        default="default",
+        metadata=_doc("prefix of this mock's keys in a shared Redis (mockauth:NAMESPACE:...)"),
+    )
     admin_token: str | None = field(
         default=None,
         metadata=_doc(
@@ -101,6 +112,15 @@ class Settings:
         for name in ("issuer", "audience"):
             if not getattr(self, name):
                 raise ConfigError(f"setting {name!r}: must not be empty")
+        if self.state != "memory" and not re.fullmatch(r"rediss?://[^/\s]+(/\d+)?/?", self.state):
+            raise ConfigError(
+                f"setting 'state': expected memory or redis://HOST:PORT/DB, got {self.state!r}"
+            )
+        if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", self.state_namespace):
+            raise ConfigError(
+                "setting 'state_namespace': 1 to 64 letters, digits, '_', '.' or '-', "
+                f"got {self.state_namespace!r}"
+            )
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
@@ -116,6 +136,7 @@ class Settings:
         values = dataclasses.asdict(self)
         values["secret"] = "[redacted]" if self.algorithm == "HS256" else None
         values["admin_token"] = None if self.admin_token is None else "[redacted]"
+        values["state"] = re.sub(r"//[^@/]*:[^@/]*@", "//[redacted]@", self.state)
         return values
 
 

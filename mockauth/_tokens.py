@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import itertools
 import json
 import re
 import secrets
-import threading
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from ._clock import Clock
 from ._errors import ConfigError
 from ._settings import Settings
+from ._store import MemoryStore, RefreshRecord, Store
 from ._users import RESERVED_CLAIMS, User
 
 
@@ -43,19 +42,45 @@ class Keys:
     verifying: Any
     kid: str
     public_jwk: Mapping[str, Any] | None
+    _header_segment: bytes = field(init=False, repr=False, compare=False)
+    _signer: Any = field(init=False, repr=False, compare=False)
+    _prepared: Any = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # The header never changes and PyJWT prepares the key again on every encode
+        # (for an HMAC secret that is a PEM check and a JSON parse, about a third of a
+        # login), so both are done here once and sign() only serialises the claims.
+        header = json.dumps(
+            {"alg": self.algorithm, "kid": self.kid, "typ": "JWT"}, separators=(",", ":")
+        )
+        signer = jwt.algorithms.get_default_algorithms()[self.algorithm]
+        object.__setattr__(self, "_header_segment", _b64(header.encode()) + b".")
+        object.__setattr__(self, "_signer", signer)
+        object.__setattr__(self, "_prepared", signer.prepare_key(self.signing))
+
+    def sign(self, claims: Mapping[str, Any]) -> str:
+        """A compact JWS of `claims`, byte for byte what ``jwt.encode`` would give."""
+        payload = json.dumps(claims, separators=(",", ":")).encode()
+        signing_input = self._header_segment + _b64(payload)
+        signature: bytes = self._signer.sign(signing_input, self._prepared)
+        return (signing_input + b"." + _b64(signature)).decode()
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Keys:
+    def from_settings(cls, settings: Settings, store: Store | None = None) -> Keys:
+        """The configured keys; a key generated at start comes through `store`, so that
+        processes sharing a store sign with the same one."""
         algorithm = settings.algorithm
         if algorithm == "HS256":
             secret = settings.secret.encode()
             kid = hashlib.sha256(b"mockauth-kid" + secret).hexdigest()[:16]
             return cls(algorithm, secret, secret, kid, None)
-        private_key = _load_private_key(settings.key_file, algorithm) if settings.key_file else (
-            rsa.generate_private_key(public_exponent=65537, key_size=2048)
-            if algorithm == "RS256"
-            else ec.generate_private_key(ec.SECP256R1())
-        )
+        if settings.key_file:
+            private_key = _load_private_key(settings.key_file, algorithm)
+        elif store is None:
+            private_key = _generate_key(algorithm)
+        else:
+            pem = store.signing_key(algorithm, _generated_pem(algorithm))
+            private_key = serialization.load_pem_private_key(pem, password=None)
         public_key = private_key.public_key()
         jwk: dict[str, Any] = json.loads(jwt.algorithms.get_default_algorithms()[algorithm].to_jwk(public_key))
         kid = _thumbprint(jwk)
@@ -64,6 +89,25 @@ class Keys:
 
     def jwks(self) -> dict[str, Any]:
         return {"keys": [dict(self.public_jwk)] if self.public_jwk else []}
+
+
+def _generate_key(algorithm: str) -> Any:
+    if algorithm == "RS256":
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def _generated_pem(algorithm: str) -> Callable[[], bytes]:
+    def generate() -> bytes:
+        return bytes(_generate_key(algorithm).private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ))
+
+    return generate
+
+
+def _b64(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
 
 
 def _load_private_key(path: str, algorithm: str) -> Any:
@@ -91,43 +135,28 @@ def _thumbprint(jwk: Mapping[str, Any]) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-PRUNE_EVERY = 10_000
-MAX_REFRESH_TOKENS = 100_000
-
-
-@dataclass
-class RefreshRecord:
-    username: str
-    family: str
-    expires_at: float
-    used: bool = False
-
-
 class Tokens:
-    """Issues and checks access tokens; keeps refresh tokens and revocations.
+    """Issues and checks access tokens; keeps refresh tokens and revocations in the store.
 
     Refresh tokens are opaque and single-use. Using one rotates it; using a rotated one
     again is refused and revokes its whole family (the chain of tokens from one login),
     as OAuth 2.0 Security BCP 4.14 advises. Logout revokes the access token and its family.
+    An access token names its family in the OIDC ``sid`` claim, so any process can
+    revoke the family from the token alone.
     """
 
-    def __init__(self, settings: Settings, clock: Clock, keys: Keys | None = None) -> None:
+    def __init__(
+        self, settings: Settings, clock: Clock, keys: Keys | None = None, *, store: Store | None = None
+    ) -> None:
         self.settings = settings
         self.clock = clock
-        self.keys = keys or Keys.from_settings(settings)
-        self._lock = threading.Lock()
-        self._refresh: dict[str, RefreshRecord] = {}
-        self._revoked_jtis: dict[str, float] = {}  # jti -> exp, forgotten once expired
-        self._revoked_families: set[str] = set()
-        self._family_of_jti: dict[str, tuple[str, float]] = {}  # jti -> (family, exp)
-        self._issued = 0
+        self.store = store if store is not None else MemoryStore(settings.journal_size)
+        self.keys = keys or Keys.from_settings(settings, self.store)
+        # A revoked family is remembered while any token of it may still be valid.
+        self._family_lifetime = max(settings.access_token_lifetime, settings.refresh_token_lifetime)
 
     def reset(self) -> None:
-        with self._lock:
-            self._refresh.clear()
-            self._revoked_jtis.clear()
-            self._revoked_families.clear()
-            self._family_of_jti.clear()
+        self.store.clear_tokens()
 
     # -- issuing ---------------------------------------------------------------------
 
@@ -156,15 +185,11 @@ class Tokens:
             payload["email"] = user.email
         if lifetime <= 0:  # an expired token was issued in the past, not in the future
             payload["iat"] = payload["nbf"] = now + lifetime - self.settings.access_token_lifetime
+        if family is not None:
+            payload["sid"] = family
         if claims:
             payload.update(claims)
-        if family is not None:
-            with self._lock:
-                self._family_of_jti[payload["jti"]] = (family, payload["exp"])
-        token = jwt.encode(
-            payload, self.keys.signing, algorithm=self.keys.algorithm, headers={"kid": self.keys.kid}
-        )
-        return token, lifetime
+        return self.keys.sign(payload), lifetime
 
     def token_response(self, user: User, *, expired: bool = False, family: str | None = None) -> dict[str, Any]:
         """The body of a successful login or refresh."""
@@ -173,11 +198,10 @@ class Tokens:
             user, expires_in=-1 if expired else None, family=family
         )
         refresh = secrets.token_urlsafe(32)
-        with self._lock:
-            self._prune()
-            self._refresh[refresh] = RefreshRecord(
-                user.username, family, self.clock.now() + self.settings.refresh_token_lifetime
-            )
+        now = self.clock.now()
+        refresh_lifetime = self.settings.refresh_token_lifetime
+        record = RefreshRecord(user.username, family, now + refresh_lifetime)
+        self.store.add_refresh(refresh, record, now=now, lifetime=refresh_lifetime)
         return {
             "access_token": access,
             "token_type": "bearer",
@@ -230,65 +254,37 @@ class Tokens:
             raise TokenError("invalid_token", "The access token is not valid yet.")
         if claims["exp"] <= now:
             raise TokenError("token_expired", "The access token has expired.")
-        with self._lock:
-            family = self._family_of_jti.get(claims["jti"], ("", 0.0))[0]
-            if claims["jti"] in self._revoked_jtis or family in self._revoked_families:
-                raise TokenError("invalid_token", "The access token has been revoked.")
+        sid = claims.get("sid")
+        if self.store.is_revoked(claims["jti"], sid if isinstance(sid, str) else None):
+            raise TokenError("invalid_token", "The access token has been revoked.")
         return claims
 
     def rotate(self, refresh_token: str) -> tuple[str, str]:
         """Use a refresh token once: returns (username, family) or TokenError."""
-        with self._lock:
-            record = self._refresh.get(refresh_token)
-            if record is None or record.family in self._revoked_families:
-                raise TokenError("invalid_token", "The refresh token is invalid or has been revoked.")
-            if record.used:
-                self._revoked_families.add(record.family)
-                raise TokenError(
-                    "invalid_token",
-                    "The refresh token was already used; its token family is now revoked.",
-                )
-            if record.expires_at <= self.clock.now():
-                raise TokenError("token_expired", "The refresh token has expired.")
-            record.used = True
+        outcome, record = self.store.rotate(
+            refresh_token, now=self.clock.now(), family_lifetime=self._family_lifetime
+        )
+        if outcome == "ok" and record is not None:
             return record.username, record.family
+        if outcome == "reused":
+            raise TokenError(
+                "invalid_token",
+                "The refresh token was already used; its token family is now revoked.",
+            )
+        if outcome == "expired":
+            raise TokenError("token_expired", "The refresh token has expired.")
+        raise TokenError("invalid_token", "The refresh token is invalid or has been revoked.")
 
     def refresh_owner(self, refresh_token: str) -> str | None:
-        with self._lock:
-            record = self._refresh.get(refresh_token)
-            return record.username if record else None
+        return self.store.refresh_owner(refresh_token)
 
     def revoke(self, claims: Mapping[str, Any]) -> None:
         """Logout: the access token and every refresh token of its family."""
-        with self._lock:
-            self._revoked_jtis[claims["jti"]] = float(claims["exp"])
-            entry = self._family_of_jti.get(claims["jti"])
-            if entry is not None:
-                self._revoked_families.add(entry[0])
-
-    def _prune(self) -> None:
-        """Keep memory bounded under load (lock held): every PRUNE_EVERY logins, forget
-        what has expired; past MAX_REFRESH_TOKENS live refresh tokens, drop the oldest."""
-        self._issued += 1
-        if self._issued % PRUNE_EVERY:
-            return
-        now = self.clock.now()
-        self._refresh = {t: r for t, r in self._refresh.items() if r.expires_at > now}
-        excess = len(self._refresh) - MAX_REFRESH_TOKENS
-        if excess > 0:
-            for token in list(itertools.islice(self._refresh, excess)):
-                del self._refresh[token]
-        self._revoked_jtis = {j: exp for j, exp in self._revoked_jtis.items() if exp > now}
-        self._family_of_jti = {j: e for j, e in self._family_of_jti.items() if e[1] > now}
-        # Access tokens live 15 minutes by default, so this map is bounded by time, but a
-        # long lifetime under heavy load could still grow it: drop the oldest past the cap.
-        excess = len(self._family_of_jti) - MAX_REFRESH_TOKENS
-        if excess > 0:
-            for jti in list(itertools.islice(self._family_of_jti, excess)):
-                del self._family_of_jti[jti]
-        live = {record.family for record in self._refresh.values()}
-        live.update(family for family, _ in self._family_of_jti.values())
-        self._revoked_families &= live
+        sid = claims.get("sid")
+        self.store.revoke(
+            claims["jti"], float(claims["exp"]), sid if isinstance(sid, str) else None,
+            now=self.clock.now(), family_lifetime=self._family_lifetime,
+        )
 
 
 _COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")

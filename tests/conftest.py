@@ -1,6 +1,15 @@
 from __future__ import annotations
 
-from typing import Any
+import itertools
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any, NoReturn
 
 import pytest
 from werkzeug.test import Client, TestResponse
@@ -9,16 +18,6 @@ from mockauth import MockAuth
 
 USER = "user@example.com"
 PASSWORD = "secretpassword"
-
-
-@pytest.fixture
-def auth() -> MockAuth:
-    return MockAuth.from_fixtures()
-
-
-@pytest.fixture
-def client(auth: MockAuth) -> Client:
-    return auth.test_client()
 
 
 def login(client: Client, username: str = USER, password: str = PASSWORD, **kwargs: Any) -> TestResponse:
@@ -37,3 +36,126 @@ def assert_error(response: TestResponse, status: int, error: str) -> dict[str, A
     assert body["error"] == error
     assert isinstance(body["error_description"], str) and body["error_description"]
     return body
+
+
+# -- state stores ----------------------------------------------------------------------
+#
+# A module that sets STORES = ("memory", "redis", "redis-pair") runs each of its tests
+# that uses `auth` once per store: "redis" is a real redis-server started for the
+# session on a free loopback port; "redis-pair" also answers every other request of
+# `client` from a second MockAuth sharing the same Redis namespace, as a second process
+# would.
+
+
+def redis_unavailable(reason: str) -> NoReturn:
+    """Skip, with the reason, when Redis truly cannot run here; under CI, fail instead."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set, so this is a failure, not a skip)")
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class RedisServer:
+    """A throwaway redis-server on 127.0.0.1, nothing saved to disk."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisServer:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            redis_unavailable("redis-server is not installed (Debian: apt-get install redis-server)")
+        self.process = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                redis_unavailable(f"redis-server exited at start with status {self.process.returncode}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                    sock.sendall(b"PING\r\n")
+                    if sock.recv(16).startswith(b"+PONG"):
+                        return self
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        redis_unavailable(f"redis-server did not answer on port {self.port}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    server = RedisServer().start()
+    yield server.url
+    server.stop()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    stores = getattr(metafunc.module, "STORES", None)
+    if stores and "state" in metafunc.fixturenames:
+        metafunc.parametrize("state", stores, indirect=True)
+
+
+@pytest.fixture
+def state(request: pytest.FixtureRequest) -> str:
+    """Which store `auth` uses: memory unless the module asks for more (STORES)."""
+    return str(getattr(request, "param", "memory"))
+
+
+def new_namespace() -> str:
+    return f"test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def auth(state: str, request: pytest.FixtureRequest) -> Iterator[MockAuth]:
+    if state == "memory":
+        yield MockAuth.from_fixtures()
+        return
+    auth = MockAuth.from_fixtures(state=request.getfixturevalue("redis_url"), state_namespace=new_namespace())
+    yield auth
+    auth.store.close()
+
+
+class Alternate:
+    """A WSGI app that hands requests to its apps in turn, like a balancer."""
+
+    def __init__(self, *apps: Any) -> None:
+        self.apps = apps
+        self.turn = itertools.count()
+        self.lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        with self.lock:
+            app = self.apps[next(self.turn) % len(self.apps)]
+        return app(environ, start_response)
+
+
+@pytest.fixture
+def client(auth: MockAuth, state: str) -> Iterator[Client]:
+    if state != "redis-pair":
+        yield auth.test_client()
+        return
+    twin = MockAuth.from_fixtures(state=auth.settings.state, state_namespace=auth.settings.state_namespace)
+    assert not twin.seeded  # it joined the state `auth` seeded
+    yield Client(Alternate(auth.app, twin.app))
+    twin.store.close()

@@ -15,6 +15,9 @@ import mockauth._app
 from mockauth import MockAuth, ServerError, UnknownUserError
 from mockauth._settings import DEFAULT_SECRET
 
+# Each test that uses `auth` runs on every store (see conftest.py).
+STORES = ("memory", "redis", "redis-pair")
+
 
 def test_login_with_form_returns_a_verifiable_jwt(client: Client) -> None:
     response = login(client)

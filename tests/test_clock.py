@@ -8,6 +8,9 @@ from werkzeug.test import Client
 
 from mockauth import Clock, MockAuth
 
+# Each test that uses `auth` runs on every store (see conftest.py).
+STORES = ("memory", "redis", "redis-pair")
+
 
 def test_clock_follows_wall_time_until_frozen() -> None:
     clock = Clock()

@@ -8,6 +8,9 @@ from werkzeug.test import Client
 
 from mockauth import MockAuth
 
+# Each test that uses `auth` runs on every store (see conftest.py).
+STORES = ("memory", "redis", "redis-pair")
+
 
 def test_state_hides_secrets(client: Client) -> None:
     state = client.get("/_mockauth/state").get_json()

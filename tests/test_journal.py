@@ -3,10 +3,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import PASSWORD, USER, bearer, login
+from conftest import PASSWORD, USER, bearer, login, new_namespace
 from werkzeug.test import Client
 
 from mockauth import Journal, JournalAssertionError, MockAuth
+
+# Each test that uses `auth` runs on every store (see conftest.py).
+STORES = ("memory", "redis", "redis-pair")
 
 
 def test_assert_called_counts_a_users_logins(auth: MockAuth, client: Client) -> None:
@@ -51,3 +54,17 @@ def test_modes_and_errors_are_recorded(auth: MockAuth, client: Client) -> None:
     (entry,) = auth.journal.entries("login")
     assert entry.status == 429 and entry.modes == ("rate_limited",) and entry.error == "rate_limited"
     assert entry.user == USER
+
+
+def test_the_journal_cap_holds_in_every_store(state: str, request: pytest.FixtureRequest) -> None:
+    shared = {} if state == "memory" else {"state": request.getfixturevalue("redis_url"), "state_namespace": new_namespace()}
+    auth = MockAuth.from_fixtures(journal_size=3, **shared)
+    client = auth.test_client()
+    for _ in range(5):
+        client.get("/health")
+    assert len(auth.journal) == 3 and auth.journal.total == 5
+    ids = [e.id for e in auth.journal]
+    assert ids == sorted(ids) and ids[-1] - ids[0] == 2
+    auth.journal.clear()
+    assert len(auth.journal) == 0 and auth.journal.total == 0
+    auth.store.close()

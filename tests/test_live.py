@@ -19,6 +19,9 @@ import mockauth._app
 from mockauth import MODES, MockAuth, Server, ServerError
 from mockauth._settings import DEFAULT_SECRET
 
+# Each test that uses `auth` runs on both stores (see conftest.py).
+STORES = ("memory", "redis")
+
 
 @pytest.fixture
 def live(auth: MockAuth) -> Iterator[str]:

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from mockauth import MockAuth, _tokens
+from mockauth import MockAuth, _store
 
 CLIENTS = 50
 ROUND_SECONDS = 3.0
@@ -180,21 +180,24 @@ def test_fifty_clients_nothing_lost_memory_flat(
 
 
 def test_token_state_is_pruned_and_capped(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Logins add refresh tokens and access-token families; they are pruned once expired,
-    # and capped at MAX_REFRESH_TOKENS even when they are not.
-    monkeypatch.setattr(_tokens, "PRUNE_EVERY", 100)
-    monkeypatch.setattr(_tokens, "MAX_REFRESH_TOKENS", 150)
+    # Logins add refresh tokens, logouts revocations; the in-memory store forgets them once
+    # expired, and caps live refresh tokens at MAX_REFRESH_TOKENS even when they are not.
+    monkeypatch.setattr(_store, "PRUNE_EVERY", 100)
+    monkeypatch.setattr(_store, "MAX_REFRESH_TOKENS", 150)
     auth = MockAuth.from_fixtures(refresh_token_lifetime=60, access_token_lifetime=60)
+    store = auth.tokens.store
+    assert isinstance(store, _store.MemoryStore)
     user = auth.user(USER)
     for _ in range(250):
-        auth.tokens.token_response(user)
-    assert len(auth.tokens._refresh) <= 150 + 100
-    assert len(auth.tokens._family_of_jti) <= 150 + 100
+        answer = auth.tokens.token_response(user)
+        auth.tokens.revoke(auth.tokens.verify(answer["access_token"]))
+    assert len(store._refresh) <= 150 + 100
+    assert store._revoked_jtis
     auth.clock.advance(61)  # everything issued so far has expired
     for _ in range(100):
         auth.tokens.token_response(user)
-    assert len(auth.tokens._refresh) <= 100
-    assert len(auth.tokens._family_of_jti) <= 100
+    assert len(store._refresh) <= 100
+    assert len(store._revoked_jtis) == 0
 
 
 def test_a_failing_fixture_reload_keeps_the_old_users(tmp_path: Path) -> None:

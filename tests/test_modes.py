@@ -16,6 +16,9 @@ from werkzeug.test import Client, TestResponse
 from mockauth import MODES, Disconnected, MockAuth, ModeError
 from mockauth._modes import API_OPERATIONS
 
+# Each test that uses `auth` runs on every store (see conftest.py).
+STORES = ("memory", "redis", "redis-pair")
+
 OTHER_USER, OTHER_PASSWORD = "admin", "adminpassword"
 
 

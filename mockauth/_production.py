@@ -1,0 +1,106 @@
+"""``mockauth serve --workers N``: the same WSGI app on gunicorn (the ``mockauth[server]`` extra).
+
+Gunicorn, not granian, although granian is faster on a trivial app: a WSGI app under
+granian cannot close a connection without an answer (an exception becomes a 500, a
+failing body iterator a truncated 200, an invalid status kills the worker), so the
+``disconnect`` mode could not be honoured there. Gunicorn hands the app its socket, as
+Werkzeug does, and treats a connection reset as a client gone away. bench/RESULTS.md
+has the figures.
+
+The app is built once in the arbiter before the workers fork, so every worker starts
+with the same users, keys (a generated RS256/ES256 key too) and ``--mode`` armings; from
+then on each worker keeps its own state, unless the state is in Redis (``--state
+redis://...``): then they share it (a Redis connection pool notices the fork and opens
+connections of its own in each worker).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ._errors import Disconnected, ServerError
+
+WSGIApp = Callable[..., Any]
+# Seconds gunicorn waits for requests in flight when told to stop, as Server.stop() does.
+GRACEFUL_TIMEOUT = 5
+# Threads per worker: a `slow` request sleeps in its thread, so one thread would stall
+# every other request of the worker behind it. 1, 2, 4 and 8 threads served logins
+# within the noise of each other on the 2-core bench machine.
+DEFAULT_THREADS = 4
+
+STATE_NOTE = "each worker keeps its own refresh tokens, revocations, armed modes, clock and journal"
+
+
+def _hang_up_on_disconnect(app: WSGIApp) -> WSGIApp:
+    """Gunicorn closes the connection silently on ECONNRESET and logs any other error
+    with a traceback; `disconnect` has already shut the socket down by then."""
+
+    def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        try:
+            result: Iterable[bytes] = app(environ, start_response)
+        except Disconnected as error:
+            raise ConnectionResetError(errno.ECONNRESET, str(error)) from error
+        return result
+
+    return wsgi
+
+
+def serve(
+    app: WSGIApp,
+    host: str,
+    port: int,
+    *,
+    workers: int,
+    threads: int = DEFAULT_THREADS,
+    on_ready: Callable[[str], None] | None = None,
+) -> None:
+    """Serve `app` on gunicorn until SIGINT or SIGTERM; `on_ready` gets the URL once
+    the socket listens. Raises ServerError when gunicorn is not installed."""
+    try:
+        from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
+    except ImportError:
+        raise ServerError(
+            "--workers needs gunicorn, which is not installed: pip install 'mockauth[server]'"
+        ) from None
+
+    wsgi = _hang_up_on_disconnect(app)
+
+    def when_ready(server: Any) -> None:
+        bound_host, bound_port = server.LISTENERS[0].sock.getsockname()[:2]
+        shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+        if on_ready is not None:
+            on_ready(f"http://{shown}:{bound_port}")
+
+    bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    options: dict[str, Any] = {
+        "bind": [bind],
+        "workers": workers,
+        "worker_class": "gthread",
+        "threads": threads,
+        "graceful_timeout": GRACEFUL_TIMEOUT,
+        "loglevel": "warning",
+        "accesslog": None,
+        "proc_name": "mockauth",
+        "when_ready": when_ready,
+    }
+
+    class _Gunicorn(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> WSGIApp:
+            return wsgi
+
+    arbiter = os.getpid()
+    try:
+        _Gunicorn().run()
+    except SystemExit as stop:
+        if os.getpid() != arbiter:
+            raise  # a forked worker leaving: it must not run the caller's code after this
+        # The arbiter exits the process on SIGINT/SIGTERM; a clean stop is a return.
+        if stop.code not in (0, None):
+            raise ServerError(f"gunicorn stopped with status {stop.code}") from None
