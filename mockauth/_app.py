@@ -6,8 +6,8 @@ client and httpx all call the same ``App.__call__``.
 
 from __future__ import annotations
 
-import hashlib
 import contextlib
+import hashlib
 import hmac
 import socket
 import threading
