@@ -7,6 +7,7 @@ client and httpx all call the same ``App.__call__``.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import hmac
 import socket
 import threading
@@ -14,6 +15,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, quote_plus
 
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.wrappers import Request, Response
@@ -37,7 +39,7 @@ from ._http import (
     required_strings,
     www_authenticate,
 )
-from ._journal import redact
+from ._journal import REDACTED, SECRET_FIELDS, redact
 from ._modes import API_OPERATIONS, Applied, Selection
 from ._tokens import TokenError, decode_unverified, unverified_subject
 from ._users import User, user_from_mapping
@@ -92,6 +94,8 @@ class App:
             raise SpecError(
                 f"{auth.spec.path}: operations with no handler in mockauth: {', '.join(sorted(missing))}"
             )
+        # Set by serve() on a non-loopback address, or by the admin_token setting.
+        self.admin_token: str | None = auth.settings.admin_token
         self.refused_operations: frozenset[str] = frozenset()
         self.refusal = ""
         self.errors: list[BaseException] = []  # bugs raised while serving, for check()
@@ -223,6 +227,13 @@ class App:
     def _dispatch_call(
         self, request: Request, call: Call, started: float
     ) -> tuple[Call, Response]:
+        # Here, not in dispatch(): static routes (most of the control API) skip the matcher.
+        if self.admin_token is not None and call.operation in self.control_operations:
+            from ._exposure import admin_gate
+
+            refusal = admin_gate(request, self.admin_token)
+            if refusal is not None:
+                return call, refusal
         try:
             response = self.handle(call)
         except ApiError as error:
@@ -239,7 +250,8 @@ class App:
         except Exception as error:  # a bug: answer JSON, and keep it for check()
             with self._errors_lock:
                 self.errors.append(error)
-            self.auth.log(f"error: {call.operation}: {error!r}\n{traceback.format_exc()}")
+            report = f"error: {call.operation}: {error!r}\n{traceback.format_exc()}"
+            self.auth.log(_scrub(report, call))
             response = _tagged(ApiError(
                 500, "server_error",
                 f"mockauth failed on {request.method} {request.path}: {type(error).__name__}. "
@@ -353,6 +365,17 @@ class App:
             raise ApiError(403, "account_disabled", "The account is disabled.")
 
 
+def _scrub(text: str, call: Call) -> str:
+    """`text` without the passwords and tokens the request carried (for the error log)."""
+    values = [v for k, v in call.params.items() if k in SECRET_FIELDS and isinstance(v, str)]
+    for header in ("Authorization", "X-Mockauth-Admin-Token"):
+        values.append(call.request.headers.get(header) or "")
+    for value in sorted(filter(None, values), key=len, reverse=True):
+        for form in {value, quote(value), quote_plus(value)}:
+            text = text.replace(form, REDACTED)
+    return text
+
+
 def _tagged(response: Response, error: str) -> Response:
     response.headers["X-Mockauth-Error"] = error
     return response
@@ -398,7 +421,11 @@ def login(app: App, call: Call) -> Response:
     username, password = required_strings(call.params, "username", "password")
     user = app.auth.find_user(username)
     expected = user.password.encode() if user else _NO_SUCH_PASSWORD
-    matches = hmac.compare_digest(password.encode(), expected)
+    # Digests of equal length, so the comparison time says nothing about the password's
+    # length or its first wrong byte; an unknown user costs the same comparison.
+    matches = hmac.compare_digest(
+        hashlib.sha256(password.encode()).digest(), hashlib.sha256(expected).digest()
+    )
     if user is None or not matches:
         raise ApiError(401, "invalid_credentials", "The username or password is incorrect.")
     app.check_account(user)
@@ -501,7 +528,7 @@ def control_arm_mode(app: App, call: Call) -> Response:
     name = body.get("name")
     if not isinstance(name, str) or not name:
         raise bad_request("The field 'name' must be a mode name.")
-    options = body.get("options") or {}
+    options = body.get("options", {})  # null, [] or "" are not an empty object
     if not isinstance(options, dict):
         raise bad_request("The field 'options' must be an object.")
     scope: dict[str, Any] = {k: body.get(k) for k in _modes.SCOPE_KEYS}
@@ -536,6 +563,10 @@ def control_set_clock(app: App, call: Call) -> Response:
     body = app.body(call, form=False)
     action = body.get("action")
     clock = app.auth.clock
+    for name in ("seconds", "at"):  # present but of the wrong type: refused whatever the action
+        value = body.get(name)
+        if name in body and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise bad_request(f"The field {name!r} must be a number.")
 
     def number(name: str) -> float:
         value = body.get(name)
@@ -574,6 +605,8 @@ def control_list_users(app: App, call: Call) -> Response:
 
 def control_add_user(app: App, call: Call) -> Response:
     body = app.body(call, form=False)
+    if "claims" in body and not isinstance(body["claims"], dict):
+        raise bad_request("The field 'claims' must be an object.")
     try:
         user = user_from_mapping(body)
     except ConfigError as error:
@@ -626,7 +659,7 @@ def control_issue_token(app: App, call: Call) -> Response:
     valid_lifetime = isinstance(expires_in, int) and not isinstance(expires_in, bool) and abs(expires_in) <= 10**9
     if expires_in is not None and not valid_lifetime:
         raise bad_request("The field 'expires_in' must be a whole number of seconds.")
-    claims = body.get("claims") or {}
+    claims = body.get("claims", {})
     if not isinstance(claims, dict):
         raise bad_request("The field 'claims' must be an object.")
     try:
@@ -640,7 +673,9 @@ def control_issue_token(app: App, call: Call) -> Response:
 
 def control_decode_token(app: App, call: Call) -> Response:
     body = app.body(call, form=False)
-    (token,) = required_strings(body, "token")
+    token = body.get("token")
+    if not isinstance(token, str):  # any string, even empty: the verdict says what is wrong
+        raise bad_request("The field 'token' must be a string.")
     header, claims = decode_unverified(token.strip())
     verdict: dict[str, Any] = {
         "header": header, "claims": claims, "valid": True, "error": None, "error_description": None,

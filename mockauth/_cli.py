@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from . import __version__
 from ._core import MockAuth
-from ._errors import MockAuthError
+from ._errors import ConfigError, MockAuthError
 from ._modes import ModeBoard
 from ._settings import Settings, parse_setting
 from ._users import load_fixtures
@@ -63,7 +63,15 @@ def _settings_from(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _load(args: argparse.Namespace) -> MockAuth:
-    return MockAuth.from_fixtures(args.fixtures, spec=args.spec, **_settings_from(args))
+    given = _settings_from(args)
+    try:
+        return MockAuth.from_fixtures(args.fixtures, spec=args.spec, **given)
+    except ConfigError as error:
+        # A setting refused after parsing names its flag when the flag gave it.
+        name = str(error).partition("'")[2].partition("'")[0]
+        if str(error).startswith("setting '") and name in given:
+            raise UsageError(f"--{name.replace('_', '-')}: {error}") from None
+        raise
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -217,6 +225,7 @@ def _check_shared_state(auth: MockAuth, args: argparse.Namespace) -> None:
 def run_serve(args: argparse.Namespace) -> int:
     _check_workers(args)
     auth = _load(args)
+    _expose(auth, args.host)
     _check_shared_state(auth, args)
     # In a shared store, only the process that seeded it arms the --mode flags: a second
     # process started with the same command line must not arm them twice.
@@ -235,7 +244,10 @@ def run_serve(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    server = Server(auth.app, args.host, args.port, quiet=False, on_stop=None)
+    server = Server(
+        auth.app, args.host, args.port, quiet=False, on_stop=None,
+        read_timeout=auth.settings.read_timeout,
+    )
     server.start()
     _print_banner(auth, server.url)
     watcher = _watch(auth) if args.watch else None
@@ -284,6 +296,21 @@ def _watch(auth: MockAuth) -> FixtureWatcher:
     watcher = FixtureWatcher(auth).start()
     print(f"  watching {watcher.path} for changes", flush=True)
     return watcher
+
+
+def _expose(auth: MockAuth, host: str) -> None:
+    """Off loopback: refuse the default secret, arm the admin token, say it is a mock.
+
+    Before any server starts (whichever serves), on stderr, so stdout still opens with
+    the banner's URL line."""
+    from ._exposure import expose
+
+    try:
+        exposure = expose(auth, host)
+    except ConfigError as error:
+        raise UsageError(f"--host {host}: {error} (--secret)") from None
+    for line in exposure.warnings():
+        print(f"mockauth: {line}", file=sys.stderr, flush=True)
 
 
 def _print_banner(auth: MockAuth, url: str) -> None:

@@ -204,9 +204,17 @@ class MockAuth:
 
     def serve(self, host: str = "127.0.0.1", port: int = 0) -> Server:
         """A live threaded HTTP server; use as a context manager: ``with auth.serve() as server:``."""
+        from ._exposure import expose
         from ._transports import Server
 
-        return Server(self.app, host, port, on_stop=self.check)
+        exposure = expose(self, host)  # off loopback: no default secret, an admin token
+        for line in exposure.warnings():
+            self.log(line)
+        server = Server(
+            self.app, host, port, on_stop=self.check, read_timeout=self.settings.read_timeout
+        )
+        server.admin_token = exposure.admin_token
+        return server
 
     def test_client(self) -> Client:
         """A Werkzeug test client calling the app in-process."""

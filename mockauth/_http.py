@@ -58,7 +58,10 @@ def read_body(request: Request, limit: int) -> bytes:
     """The whole body, or 413 past `limit` bytes.
 
     Werkzeug's dev server would silently cut a chunked body at ``max_content_length``,
-    so a body without Content-Length is read here up to one byte past the limit.
+    so a body without Content-Length is read here up to one byte past the limit. A body
+    that ends before its Content-Length (the client went away mid-body) is refused
+    rather than parsed half-read, and a client silent for longer than the server's
+    read timeout gets 408; both close the connection.
     """
     too_large = ApiError(
         413, "request_too_large", f"The request body is larger than {limit} bytes.",
@@ -66,22 +69,37 @@ def read_body(request: Request, limit: int) -> bytes:
     )
     length = request.content_length
     stream = request.environ["wsgi.input"]
-    if length is not None:
-        if length > limit:
-            raise too_large
-        return stream.read(length) if length else b""
-    if not request.environ.get("wsgi.input_terminated"):
-        return b""
-    chunks, size = [], 0
-    while size <= limit:
-        chunk = stream.read(min(65536, limit + 1 - size))
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
+    try:
+        if length is not None:
+            if length > limit:
+                raise too_large
+            data = stream.read(length) if length else b""
+            if len(data) < length:
+                raise _truncated(f"The body ended after {len(data)} of its {length} bytes.")
+            return data
+        if not request.environ.get("wsgi.input_terminated"):
+            return b""
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = stream.read(min(65536, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except TimeoutError:
+        raise ApiError(
+            408, "request_timeout", "The request body did not arrive in time.",
+            [("Connection", "close")],
+        ) from None
+    except OSError as error:  # a malformed chunk, or the client reset the connection
+        raise _truncated(f"The body could not be read: {error}.") from None
     if size > limit:
         raise too_large
     return b"".join(chunks)
+
+
+def _truncated(description: str) -> ApiError:
+    return ApiError(400, "invalid_request", description, [("Connection", "close")])
 
 
 def parse_body(request: Request, limit: int, *, form: bool = True) -> dict[str, Any]:

@@ -14,9 +14,18 @@ SECRET_FIELDS = frozenset({"password", "refresh_token", "access_token", "token",
 REDACTED = "[redacted]"
 
 
+_SECRET_WORDS = ("password", "passwd", "secret", "token")
+
+
+def _secret(key: str) -> bool:
+    # By name, and by what a name holds: a client's `password2` or `id_token` is as secret.
+    lowered = key.lower()
+    return key in SECRET_FIELDS or any(word in lowered for word in _SECRET_WORDS)
+
+
 def redact(params: Mapping[str, Any]) -> dict[str, Any]:
     return {
-        key: REDACTED if key in SECRET_FIELDS else (value if isinstance(value, str) else repr(value))
+        key: REDACTED if _secret(key) else (value if isinstance(value, str) else repr(value))
         for key, value in params.items()
     }
 

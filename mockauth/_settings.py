@@ -70,6 +70,16 @@ class Settings:
         default="default",
         metadata=_doc("prefix of this mock's keys in a shared Redis (mockauth:NAMESPACE:...)"),
     )
+    admin_token: str | None = field(
+        default=None,
+        metadata=_doc(
+            "token the control API and dashboard require (X-Mockauth-Admin-Token header); "
+            "generated and printed when serving on a non-loopback address without one"
+        ),
+    )
+    read_timeout: int = field(
+        default=30, metadata=_doc("seconds a live-server client may stay silent mid-request")
+    )
 
     def __post_init__(self) -> None:
         # A list from YAML or a comma-separated string from Python, checked once here.
@@ -91,7 +101,12 @@ class Settings:
             raise ConfigError(
                 "setting 'secret': an HS256 secret must be at least 32 bytes (RFC 7518 3.2)"
             )
-        for name in ("access_token_lifetime", "refresh_token_lifetime", "max_body_size", "journal_size"):
+        if self.admin_token is not None and len(self.admin_token) < 16:
+            raise ConfigError("setting 'admin_token': must be at least 16 characters")
+        for name in (
+            "access_token_lifetime", "refresh_token_lifetime", "max_body_size", "journal_size",
+            "read_timeout",
+        ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"setting {name!r}: must be a positive number")
         for name in ("issuer", "audience"):
@@ -120,6 +135,7 @@ class Settings:
         """The settings without the secret, for the control API."""
         values = dataclasses.asdict(self)
         values["secret"] = "[redacted]" if self.algorithm == "HS256" else None
+        values["admin_token"] = None if self.admin_token is None else "[redacted]"
         values["state"] = re.sub(r"//[^@/]*:[^@/]*@", "//[redacted]@", self.state)
         return values
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -212,6 +213,8 @@ class Tokens:
 
     def verify(self, token: str) -> dict[str, Any]:
         """The claims of a valid access token, or TokenError(code, description)."""
+        if not _canonical(token):
+            raise TokenError("invalid_token", "The access token is malformed.")
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -282,6 +285,28 @@ class Tokens:
             claims["jti"], float(claims["exp"]), sid if isinstance(sid, str) else None,
             now=self.clock.now(), family_lifetime=self._family_lifetime,
         )
+
+
+_COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+
+
+def _canonical(token: str) -> bool:
+    """Three base64url segments, each in its one canonical spelling.
+
+    Base64 decoders skip characters outside the alphabet and ignore the unused low bits
+    of the last character, so without this check several spellings of one signed token
+    would verify: a token whose bytes were changed must be refused, every time.
+    """
+    if not _COMPACT_JWS.fullmatch(token):
+        return False
+    for segment in token.split("."):
+        try:
+            decoded = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        except ValueError:  # a length no base64 text can have
+            return False
+        if base64.urlsafe_b64encode(decoded).rstrip(b"=").decode() != segment:
+            return False
+    return True
 
 
 def decode_unverified(token: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:

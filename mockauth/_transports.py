@@ -6,6 +6,8 @@ Each takes a WSGI app and nothing else: the app never knows how it is served.
 from __future__ import annotations
 
 import io
+import json
+import re
 import socket
 import sys
 import threading
@@ -22,30 +24,86 @@ if TYPE_CHECKING:
 
 WSGIApp = Callable[..., Any]
 SHUTDOWN_TIMEOUT = 5.0
+READ_TIMEOUT = 30.0
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """No access log on stderr for servers started from Python (tests)."""
+# Query parameters whose values never reach the access log.
+_SECRET_QUERY = re.compile(
+    r"((?:^|[?&;])(?:[^=&;]*token[^=&;]*|password|secret|code)=)[^&;#\s]*", re.IGNORECASE
+)
+# http.server answers a few malformed requests itself, before the app sees them.
+_TRANSPORT_ERRORS = {
+    400: "invalid_request",
+    408: "request_timeout",
+    413: "request_too_large",
+    414: "uri_too_long",
+    431: "request_header_fields_too_large",
+    501: "not_implemented",
+    505: "http_version_not_supported",
+}
+
+
+class _Handler(WSGIRequestHandler):
+    """Werkzeug's handler with JSON errors, a read timeout and no secrets in its log."""
+
+    quiet = False
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        # http.server's own answers (request line or headers too long, bad request line)
+        # are HTML by default; every answer of the mock is a JSON error.
+        phrase = self.responses.get(code, ("Error", ""))[0]
+        body = json.dumps({
+            "error": _TRANSPORT_ERRORS.get(code, "invalid_request"),
+            "error_description": f"{message or phrase}.",
+        }).encode()
+        self.log_error("code %d, message %s", code, message)
+        if getattr(self, "request_version", "HTTP/0.9") == "HTTP/0.9":
+            # An unparsable request line leaves http.server assuming HTTP/0.9, which
+            # has no status line or headers; nobody speaks 0.9, so answer as HTTP/1.x.
+            self.request_version = "HTTP/1.0"
+        self.send_response(code, phrase)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD" and code >= 200 and code not in (204, 304):
+            self.wfile.write(body)
+        self.close_connection = True
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
-
-
-class _ServeHandler(WSGIRequestHandler):
-    """The access log of ``mockauth serve``, without the dashboard's polling: it reads
-    the state and the journal every second or two and would bury the requests that matter."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        path = self.path.split("?")[0]
-        polling = self.command == "GET" and path.startswith("/_mockauth/") and path != "/_mockauth/"
+        if self.quiet:
+            return
+        # Not the dashboard's polling: it reads the state and the journal every second or
+        # two and would bury the requests that matter.
+        route = str(getattr(self, "path", "")).split("?")[0]
+        polling = self.command == "GET" and route.startswith("/_mockauth/") and route != "/_mockauth/"
         if polling and str(code).startswith("2"):
             return
-        super().log_request(code, size)
+        # A token or password in a query string stays out of the log.
+        path = getattr(self, "path", None)
+        if isinstance(path, str):
+            self.path = _SECRET_QUERY.sub(r"\1[redacted]", path)
+        try:
+            super().log_request(code, size)
+        finally:
+            if isinstance(path, str):
+                self.path = path
+
+    def log_error(self, format: str, *args: Any) -> None:
+        if not self.quiet:
+            super().log_error(format, *args)
+
+
+def _handler(quiet: bool, timeout: float | None) -> type[_Handler]:
+    # StreamRequestHandler applies `timeout` to every socket read: a client that stops
+    # sending mid-request (slowloris) frees its thread instead of holding it forever.
+    return type("MockAuthRequestHandler", (_Handler,), {"quiet": quiet, "timeout": timeout})
 
 
 class Server:
     """A threaded Werkzeug server in a background thread, bound to 127.0.0.1 and a free
     port by default. Use it as a context manager; shutdown waits at most 5 seconds.
+    A client silent for `read_timeout` seconds mid-request is cut off (408 mid-body).
 
     >>> with auth.serve() as server:  # doctest: +SKIP
     ...     requests.post(server.url + "/auth/login", data={...})
@@ -59,12 +117,15 @@ class Server:
         *,
         on_stop: Callable[[], None] | None = None,
         quiet: bool = True,
+        read_timeout: float | None = READ_TIMEOUT,
     ) -> None:
         self.app = app
         self.host = host
         self.requested_port = port
         self.on_stop = on_stop
         self.quiet = quiet
+        self.read_timeout = read_timeout
+        self.admin_token: str | None = None  # what the control API asks for, if anything
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self._crash: BaseException | None = None
@@ -93,7 +154,7 @@ class Server:
         with listener:
             self._server = make_server(
                 self.host, listener.getsockname()[1], self.app, threaded=True,
-                request_handler=_QuietHandler if self.quiet else _ServeHandler,
+                request_handler=_handler(self.quiet, self.read_timeout),
                 fd=listener.fileno(),
             )
         self._thread = threading.Thread(target=self._run, name=f"mockauth-server-{self.port}", daemon=True)
@@ -214,8 +275,6 @@ class Interceptor:
     METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
     def __init__(self, app: WSGIApp, base_url: str, *, passthrough: bool = True) -> None:
-        import re
-
         import responses
 
         self.app = app
