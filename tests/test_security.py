@@ -391,18 +391,21 @@ def test_short_secret_refused_from_yaml(tmp_path: Path) -> None:
         load_fixtures(fixture)
 
 
-def test_short_secret_refused_from_the_cli() -> None:
+def refused_serve(*args: str) -> str:
+    """Run `mockauth serve ARGS`, expect a refusal: exit status 2 and one line, returned."""
     result = subprocess.run(
-        [sys.executable, "-m", "mockauth", "serve", "--port", "0", "--secret", "too-short"],
-        capture_output=True,
-        text=True,
-        timeout=30,
+        [sys.executable, "-m", "mockauth", "serve", *args], capture_output=True, text=True, timeout=30
     )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1
-    assert "--secret" in lines[0]
-    assert "32 bytes" in lines[0]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_short_secret_refused_from_the_cli() -> None:
+    line = refused_serve("--port", "0", "--secret", "too-short")
+    assert "--secret" in line
+    assert "32 bytes" in line
 
 
 # -- safe defaults -------------------------------------------------------------------------
@@ -566,17 +569,9 @@ def test_an_admin_token_given_in_the_settings_is_required_everywhere() -> None:
 
 
 def test_cli_off_loopback_refuses_the_default_secret() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "mockauth", "serve", "--host", "0.0.0.0", "--port", "0"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1
-    assert "--secret" in lines[0]
-    assert "default secret" in lines[0]
+    line = refused_serve("--host", "0.0.0.0", "--port", "0")
+    assert "--secret" in line
+    assert "default secret" in line
 
 
 def test_cli_off_loopback_warns_and_prints_a_generated_admin_token() -> None:
@@ -629,17 +624,9 @@ def test_port_already_taken_is_a_clear_error() -> None:
 
         with pytest.raises(ServerError, match=f"127.0.0.1:{port}"):
             MockAuth.from_fixtures().serve(port=port).start()
-        result = subprocess.run(
-            [sys.executable, "-m", "mockauth", "serve", "--port", str(port)],
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1
-    assert str(port) in lines[0]
-    assert "in use" in lines[0]
+        line = refused_serve("--port", str(port))
+    assert str(port) in line
+    assert "in use" in line
 
 
 def test_every_test_security_md_names_exists() -> None:
