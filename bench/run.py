@@ -40,7 +40,7 @@ REPO = BENCH.parent
 LOGIN_BODY = "username=user%40example.com&password=secretpassword"
 FORM = "application/x-www-form-urlencoded"
 NPM_PACKAGES = ("oauth2-mock-server@9", "@stoplight/prism-cli@5", "wiremock@3")
-PY_PACKAGES = ("granian>=2", "gunicorn>=23", "py-spy")
+PY_PACKAGES = ("granian>=2", "gunicorn>=23", "py-spy", "pytest")  # pytest: fixture_overhead.py
 START_TIMEOUT = 60.0
 LOAD_BEFORE = os.getloadavg()
 BEGIN, END = "<!-- bench/run.py: begin -->", "<!-- bench/run.py: end -->"
@@ -229,7 +229,7 @@ def install(workdir: Path) -> dict[str, str]:
     python = venv / "bin" / "python"
     if not python.exists():
         run_quiet([sys.executable, "-m", "venv", str(venv)])
-    run_quiet([str(python), "-m", "pip", "install", "-q", "-e", f"{REPO}[server]", *PY_PACKAGES])
+    run_quiet([str(python), "-m", "pip", "install", "-q", "-e", f"{REPO}[server,httpx]", *PY_PACKAGES])
     tools["python"] = str(python)
     npm_dir = workdir / "npm"
     if shutil.which("npm") and shutil.which("node"):
