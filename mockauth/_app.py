@@ -34,6 +34,8 @@ from ._http import (
     ApiError,
     bad_request,
     bearer_token,
+    is_number,
+    is_whole,
     json_response,
     parse_body,
     required_strings,
@@ -565,12 +567,12 @@ def control_set_clock(app: App, call: Call) -> Response:
     clock = app.auth.clock
     for name in ("seconds", "at"):  # present but of the wrong type: refused whatever the action
         value = body.get(name)
-        if name in body and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        if name in body and not is_number(value):
             raise bad_request(f"The field {name!r} must be a number.")
 
     def number(name: str) -> float:
         value = body.get(name)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        if not is_number(value):
             raise bad_request(f"The action {action!r} needs a number {name!r}.")
         if abs(value) > 1e11:
             raise bad_request(f"The field {name!r} is out of range.")
@@ -656,7 +658,7 @@ def control_issue_token(app: App, call: Call) -> Response:
     body = app.body(call, form=False)
     (username,) = required_strings(body, "username")
     expires_in = body.get("expires_in")
-    valid_lifetime = isinstance(expires_in, int) and not isinstance(expires_in, bool) and abs(expires_in) <= 10**9
+    valid_lifetime = is_whole(expires_in) and abs(expires_in) <= 10**9
     if expires_in is not None and not valid_lifetime:
         raise bad_request("The field 'expires_in' must be a whole number of seconds.")
     claims = body.get("claims", {})

@@ -28,10 +28,11 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeGuard
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from ._errors import MockAuthError
+from ._http import is_number
 from ._spec import load_spec
 
 PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
@@ -563,7 +564,7 @@ def check_access_token_is_jwt(probe: _Probe) -> None:
 def check_token_lifetime(probe: _Probe) -> None:
     login = probe.token()
     _, claims, _ = _decoded(login)
-    missing = [name for name in ("exp", "iat") if not _is_number(claims.get(name))]
+    missing = [name for name in ("exp", "iat") if not is_number(claims.get(name))]
     if missing:
         raise _Failed(
             f"the access token has no numeric {' or '.join(missing)} claim, so it "
@@ -571,7 +572,7 @@ def check_token_lifetime(probe: _Probe) -> None:
             login.exchange,
         )
     expires_in = login.body.get("expires_in")
-    if not _is_number(expires_in):
+    if not is_number(expires_in):
         raise _Failed("the login answer has no numeric expires_in", login.exchange)
     lifetime = claims["exp"] - claims["iat"]
     if abs(lifetime - expires_in) > LIFETIME_TOLERANCE:
@@ -583,10 +584,6 @@ def check_token_lifetime(probe: _Probe) -> None:
         raise _Failed(
             "the access token is issued already expired (exp is in the past)", login.exchange
         )
-
-
-def _is_number(value: Any) -> TypeGuard[float]:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _unknown_user() -> str:
@@ -659,7 +656,7 @@ def check_tampered_token(probe: _Probe) -> None:
         probe.me(f"{head}.{body}.{_b64encode(bytes(raw))}"), "a token with a changed signature"
     )
     longer = dict(
-        claims, exp=(claims["exp"] if _is_number(claims.get("exp")) else int(time.time())) + 86400
+        claims, exp=(claims["exp"] if is_number(claims.get("exp")) else int(time.time())) + 86400
     )
     probe.refused(
         probe.me(f"{head}.{_encode_json(longer)}.{signature}"),
@@ -684,7 +681,7 @@ def check_expired_token(probe: _Probe) -> None:
     login = probe.working_token()
     issued = time.monotonic()
     expires_in = login.body.get("expires_in")
-    if not _is_number(expires_in):
+    if not is_number(expires_in):
         raise _Skipped(
             "the login answer has no expires_in, so there is no telling when a token "
             "expires; pass --expired-token TOKEN"

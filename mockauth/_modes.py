@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ._errors import ModeError
+from ._http import is_number, is_whole
 
 if TYPE_CHECKING:
     from ._store import Store
@@ -278,17 +279,13 @@ class ModeBoard:
                 )
         if user is not None and (not isinstance(user, str) or not user):
             raise ModeError(f"mode {name!r}: user must be a non-empty string, got {user!r}")
-        if times is not None and (isinstance(times, bool) or not isinstance(times, int) or times < 1):
+        if times is not None and (not is_whole(times) or times < 1):
             raise ModeError(f"mode {name!r}: times must be a whole number of at least 1, got {times!r}")
-        if probability is not None and (
-            isinstance(probability, bool)
-            or not isinstance(probability, (int, float))
-            or not 0 <= probability <= 1
-        ):
+        if probability is not None and (not is_number(probability) or not 0 <= probability <= 1):
             raise ModeError(
                 f"mode {name!r}: probability must be a number from 0 to 1, got {probability!r}"
             )
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        if seed is not None and not is_whole(seed):
             raise ModeError(f"mode {name!r}: seed must be a whole number, got {seed!r}")
         filled = fill_options(mode, options)
         return self._store.add_arming(

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from ._clock import Clock
 from ._errors import ConfigError
+from ._http import is_number
 from ._settings import Settings
 from ._store import MemoryStore, RefreshRecord, Store
 from ._users import RESERVED_CLAIMS, User
@@ -246,7 +247,7 @@ class Tokens:
             raise TokenError("invalid_token", "The access token is malformed.") from None
         now = self.clock.now()
         for name in ("exp", "iat", "nbf"):
-            if name in claims and (isinstance(claims[name], bool) or not isinstance(claims[name], (int, float))):
+            if name in claims and not is_number(claims[name]):
                 raise TokenError("invalid_token", f"The access token's {name} claim is not a number.")
         if not isinstance(claims["sub"], str) or not isinstance(claims["jti"], str):
             raise TokenError("invalid_token", "The access token is malformed.")

@@ -38,6 +38,7 @@ import pytest
 
 from ._core import MockAuth
 from ._errors import ConfigError, MockAuthError, UnknownUserError
+from ._http import is_number
 from ._modes import ModeBoard
 from ._settings import Settings
 from ._spec import default_fixtures_path, load_spec
@@ -147,7 +148,7 @@ def _clock(value: Any) -> dict[str, float | bool]:
     ``{"set": t}`` and ``{"freeze": True}`` (combinable) move it as ``auth.clock`` does."""
     if value is None:
         return {}
-    if _is_number(value):
+    if is_number(value):
         return {"set": float(value), "freeze": True}
     if not isinstance(value, Mapping):
         raise ConfigError(
@@ -159,13 +160,9 @@ def _clock(value: Any) -> dict[str, float | bool]:
             raise ConfigError(f"clock: unknown action {key!r} (actions: {actions})")
         if key == "freeze" and not isinstance(item, bool):
             raise ConfigError(f"clock: freeze must be true or false, got {item!r}")
-        if key != "freeze" and not _is_number(item):
+        if key != "freeze" and not is_number(item):
             raise ConfigError(f"clock: {key} must be a number of seconds, got {item!r}")
     return dict(value)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
 
 
 # -- session state ---------------------------------------------------------------------

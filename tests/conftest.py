@@ -60,6 +60,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def end_process(process: subprocess.Popen[Any], timeout: float = 10) -> None:
+    """Ask a child process to stop, and kill it if it has not within `timeout` seconds."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout)
+
+
 class RedisServer:
     """A throwaway redis-server on 127.0.0.1, nothing saved to disk."""
 
@@ -94,13 +105,8 @@ class RedisServer:
         redis_unavailable(f"redis-server did not answer on port {self.port}")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        if self.process is not None:
+            end_process(self.process, 5)
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import end_process
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "frontend"
@@ -90,12 +91,7 @@ def mockauth_serve(*args: str) -> Iterator[Served]:
         served.url = wait_for(started, "mockauth serve to print its URL")
         yield served
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+        end_process(process)
         for reader in readers:
             reader.join(5)
         for stream in (process.stdout, process.stderr):

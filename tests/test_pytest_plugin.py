@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import end_process
 
 from mockauth import MockAuth, Settings
 from mockauth.pytest_plugin import MARKER_KEYWORDS, marker_keywords, tamper
@@ -39,12 +40,7 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         assert match, f"mockauth serve did not start: {log.read_text()!r}"
         yield match.group(1)
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+        end_process(process)
 
 
 def copy_examples(pytester: pytest.Pytester) -> None:
