@@ -1,22 +1,19 @@
-"""The error-mode table and the rules for arming modes.
+"""The error-mode table, and the rules an arming must follow.
 
 A mode is data: what it answers (status, error code, headers) and where it applies.
 An *arming* is a mode put into force with a scope: everywhere, for one operation, for
-one user, for the next N matching requests, or with a seeded probability.
+one user, for the next N matching requests, or with a seeded probability. This module
+only describes and checks them; ``_state.board`` keeps the armed ones in a store.
 """
 
 from __future__ import annotations
 
-import random
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ._errors import ModeError
-from ._http import is_number, is_whole
-
-if TYPE_CHECKING:
-    from ._store import Store
+from ._values import is_number, is_whole
 
 TOKEN_OPERATIONS = ("login", "refresh")
 API_OPERATIONS = ("login", "refresh", "me", "logout", "jwks", "openid_configuration", "health")
@@ -233,152 +230,61 @@ def parse_spec(text: str) -> tuple[str, dict[str, str]]:
     return name, values
 
 
-class ModeBoard:
-    """The armed modes, and the choice of which apply to a request.
-
-    Precedence, when several match: a mode named in the request's ``X-Mockauth-Mode``
-    header first, then modes armed for the user and operation, for the user, for the
-    operation, and last for everywhere; among equals the most recently armed. A request
-    gets at most one failing mode plus, independently, one ``slow`` delay. A mode with
-    ``times`` only counts down when it is the one applied.
-
-    The armings live in a store (see ``_store``), so that every process sharing it
-    counts ``times`` down together and draws the same seeded sequence.
-    """
-
-    def __init__(self, store: Store | None = None) -> None:
-        if store is None:
-            from ._store import MemoryStore
-
-            store = MemoryStore()
-        self._store = store
-
-    def arm(
-        self,
-        name: str,
-        *,
-        operation: str | None = None,
-        user: str | None = None,
-        times: int | None = None,
-        probability: float | None = None,
-        seed: int | None = None,
-        source: str = "api",
-        **options: Any,
-    ) -> Arming:
-        mode = lookup(name)
-        if operation is not None:
-            if operation not in API_OPERATIONS:
-                raise ModeError(
-                    f"mode {name!r}: unknown operation {operation!r} "
-                    f"(operations: {', '.join(API_OPERATIONS)})"
-                )
-            if operation not in mode.operations:
-                raise ModeError(
-                    f"mode {name!r} does not apply to operation {operation!r} "
-                    f"(it applies to: {', '.join(sorted(mode.operations))})"
-                )
-        if user is not None and (not isinstance(user, str) or not user):
-            raise ModeError(f"mode {name!r}: user must be a non-empty string, got {user!r}")
-        if times is not None and (not is_whole(times) or times < 1):
-            raise ModeError(f"mode {name!r}: times must be a whole number of at least 1, got {times!r}")
-        if probability is not None and (not is_number(probability) or not 0 <= probability <= 1):
+def new_arming(
+    name: str,
+    *,
+    operation: str | None = None,
+    user: str | None = None,
+    times: int | None = None,
+    probability: float | None = None,
+    seed: int | None = None,
+    source: str = "api",
+    **options: Any,
+) -> Arming:
+    """A checked arming (id 0: the store that keeps it gives it its id); ModeError names
+    the scope or option at fault."""
+    mode = lookup(name)
+    if operation is not None:
+        if operation not in API_OPERATIONS:
             raise ModeError(
-                f"mode {name!r}: probability must be a number from 0 to 1, got {probability!r}"
+                f"mode {name!r}: unknown operation {operation!r} "
+                f"(operations: {', '.join(API_OPERATIONS)})"
             )
-        if seed is not None and not is_whole(seed):
-            raise ModeError(f"mode {name!r}: seed must be a whole number, got {seed!r}")
-        filled = fill_options(mode, options)
-        return self._store.add_arming(
-            lambda arming_id: Arming(
-                arming_id, mode, filled, operation, user, times,
-                None if probability is None else float(probability), seed, source,
+        if operation not in mode.operations:
+            raise ModeError(
+                f"mode {name!r} does not apply to operation {operation!r} "
+                f"(it applies to: {', '.join(sorted(mode.operations))})"
             )
+    if user is not None and (not isinstance(user, str) or not user):
+        raise ModeError(f"mode {name!r}: user must be a non-empty string, got {user!r}")
+    if times is not None and (not is_whole(times) or times < 1):
+        raise ModeError(f"mode {name!r}: times must be a whole number of at least 1, got {times!r}")
+    if probability is not None and (not is_number(probability) or not 0 <= probability <= 1):
+        raise ModeError(
+            f"mode {name!r}: probability must be a number from 0 to 1, got {probability!r}"
         )
+    if seed is not None and not is_whole(seed):
+        raise ModeError(f"mode {name!r}: seed must be a whole number, got {seed!r}")
+    filled = fill_options(mode, options)
+    return Arming(
+        0, mode, filled, operation, user, times,
+        None if probability is None else float(probability), seed, source,
+    )
 
-    def arm_spec(self, text: str, *, source: str = "api", **scope: Any) -> Arming:
-        """Arm from ``NAME[:key=value...]``, where keys are scope keys or mode options."""
-        name, values = parse_spec(text)
-        kwargs: dict[str, Any] = dict(scope)
-        for key, value in values.items():
-            if key in ("times", "seed"):
-                kwargs[key] = _number(name, key, value, int)
-            elif key == "probability":
-                kwargs[key] = _number(name, key, value, float)
-            else:
-                kwargs[key] = value
-        return self.arm(name, source=source, **kwargs)
 
-    def disarm(self, arming_id: int | None = None, *, name: str | None = None) -> int:
-        """Disarm one arming by id, every arming of a mode by name, or everything."""
-        if arming_id is not None:
-            if not self._store.remove_armings([arming_id]):
-                raise ModeError(f"no armed mode with id {arming_id}")
-            return 1
-        if name is not None:
-            lookup(name)
-        return self._store.remove_armings(
-            a.id for a in self._store.armings() if name is None or a.mode.name == name
-        )
-
-    def disarm_user_fixture(self, username: str) -> None:
-        """Disarm the mode a user carries in its fixture entry."""
-        self._store.remove_armings(
-            a.id for a in self._store.armings() if a.source == "fixture" and a.user == username
-        )
-
-    def armed(self) -> list[Arming]:
-        return self._store.armings()
-
-    def select(
-        self, operation: str, user: str | None, requested: Iterable[Applied] = ()
-    ) -> Selection:
-        """Choose the modes for one request and count down their ``times``."""
-        failure: Applied | None = None
-        delay: Applied | None = None
-        for applied in requested:  # the request's own header outranks everything
-            if operation not in applied.mode.operations:
-                continue
-            if applied.mode.effect == "delay":
-                delay = delay or applied
-            else:
-                failure = failure or applied
-        armed = self._store.armings()
-        if not armed:
-            return Selection(failure, delay) if failure or delay else NOTHING
-        candidates = sorted(
-            (
-                a for a in armed
-                if operation in a.mode.operations
-                and (a.operation is None or a.operation == operation)
-                and (a.user is None or a.user == user)
-            ),
-            key=lambda a: (a.rank, -a.id),
-        )
-        for arming in candidates:
-            is_delay = arming.mode.effect == "delay"
-            if (delay if is_delay else failure) is not None:
-                continue
-            if arming.probability is not None and self._draw(arming) >= arming.probability:
-                continue
-            # Taken last, so that a count goes down only for the mode applied; the store
-            # makes it exact across threads and processes.
-            if arming.times is not None and not self._store.take(arming):
-                continue
-            applied = Applied(arming.mode, arming.options)
-            if is_delay:
-                delay = applied
-            else:
-                failure = applied
-            if failure and delay:
-                break
-        return Selection(failure, delay) if failure or delay else NOTHING
-
-    def _draw(self, arming: Arming) -> float:
-        """A number in [0, 1): seeded, the n-th draw of the arming is derived from the seed
-        and n alone, so processes sharing a store draw one sequence between them."""
-        if arming.seed is None:
-            return random.random()
-        return random.Random(f"{arming.seed}:{self._store.draw_index(arming)}").random()
+def arming_from_spec(text: str, *, source: str = "api", **scope: Any) -> Arming:
+    """A checked arming from ``NAME[:key=value...]``, where keys are scope keys or mode
+    options: ``"rate_limited:operation=login:times=2"``."""
+    name, values = parse_spec(text)
+    kwargs: dict[str, Any] = dict(scope)
+    for key, value in values.items():
+        if key in ("times", "seed"):
+            kwargs[key] = _number(name, key, value, int)
+        elif key == "probability":
+            kwargs[key] = _number(name, key, value, float)
+        else:
+            kwargs[key] = value
+    return new_arming(name, source=source, **kwargs)
 
 
 def parse_header(value: str) -> list[Applied]:

@@ -24,11 +24,8 @@ xdist workers (one process each, so one server each) never share a mock.
 
 from __future__ import annotations
 
-import base64
 import json
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,133 +33,26 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ._core import MockAuth
-from ._errors import ConfigError, MockAuthError, UnknownUserError
-from ._http import is_number
-from ._modes import ModeBoard
-from ._settings import Settings
-from ._spec import default_fixtures_path, load_spec
-from ._users import User, load_fixtures, user_from_mapping
+from ._errors import MockAuthError
+from ._fixtures import load_fixtures
+from ._marker import MARKER_KEYWORDS as MARKER_KEYWORDS
+from ._marker import NO_CONFIG, MarkerConfig, parse_marker
+from ._marker import marker_keywords as marker_keywords
+from ._mock import MockAuth
+from ._spec import load_spec
+from ._token_factory import TokenFactory, skip_reason
+from ._token_factory import tamper as tamper
 
 if TYPE_CHECKING:
     import httpx
 
-    from ._transports import Interceptor, Server
+    from ._doors.inprocess import Interceptor
+    from ._doors.live import Server
 
 DEFAULT_BASE_URL = "https://auth.example.test"
-# Keywords of the marker that are not settings; each is a name of the Python API:
-# MockAuth(users=..., spec=...), MockAuth.fail(mode, ...), MockAuth.clock.
-MARKER_KEYWORDS = ("clock", "mode", "spec", "users")
-CLOCK_ACTIONS = ("advance", "freeze", "set")
 
 
-def marker_keywords() -> tuple[str, ...]:
-    """Every keyword ``@pytest.mark.mockauth(...)`` accepts, sorted."""
-    return tuple(sorted((*MARKER_KEYWORDS, *Settings.names())))
-
-
-def _skip_reason(what: str, target: str) -> str:
-    return (
-        f"needs mock-only control ({what}); --mockauth-target {target} is a real "
-        "deployment, which mockauth cannot arm modes on, move the clock of, read the "
-        "journal of or add users to"
-    )
-
-
-# -- per-test configuration (the marker) ---------------------------------------------
-
-
-@dataclass(frozen=True)
-class MarkerConfig:
-    """What ``@pytest.mark.mockauth(...)`` asks of one test, checked at collection."""
-
-    settings: Mapping[str, Any] = field(default_factory=dict)
-    spec: Path | None = None
-    users: tuple[User, ...] | None = None
-    modes: tuple[str, ...] = ()
-    clock: Mapping[str, float | bool] = field(default_factory=dict)
-
-    def apply(self, auth: MockAuth) -> None:
-        """Users, modes and clock on a freshly reset mock."""
-        if self.users is not None:
-            for username in list(auth.users):
-                auth.remove_user(username)
-            for user in self.users:
-                auth.add_user(user)
-        for mode in self.modes:
-            auth.fail(mode, source="marker")
-        clock = self.clock
-        if clock.get("freeze"):
-            auth.clock.freeze(float(clock["set"]) if "set" in clock else None)
-        elif "set" in clock:
-            auth.clock.set(float(clock["set"]))
-        if "advance" in clock:
-            auth.clock.advance(float(clock["advance"]))
-
-
-NO_CONFIG = MarkerConfig()
 TEST_CONFIG = pytest.StashKey[MarkerConfig]()
-
-
-def parse_marker(kwargs: Mapping[str, Any], base: Path) -> MarkerConfig:
-    """Check the marker's keywords and values; raises ConfigError naming the bad one."""
-    known = marker_keywords()
-    for name in kwargs:
-        if name not in known:
-            raise ConfigError(f"unknown keyword {name!r} (keywords: {', '.join(known)})")
-    settings = {k: v for k, v in kwargs.items() if k in Settings.names()}
-    Settings().replace(**settings)  # types and ranges, as MockAuth(...) would check them
-    spec = None
-    if kwargs.get("spec") is not None:
-        spec = (base / Path(kwargs["spec"])).resolve()
-        load_spec(spec)
-    users = None
-    if "users" in kwargs:
-        given = kwargs["users"]
-        if isinstance(given, (str, bytes, Mapping)) or not isinstance(given, Iterable):
-            raise ConfigError(f"users: expected a list of User objects or mappings, got {given!r}")
-        users = tuple(u if isinstance(u, User) else _user(u) for u in given)
-    modes = kwargs.get("mode") or ()
-    if isinstance(modes, str):
-        modes = (modes,)
-    if not isinstance(modes, (list, tuple)) or not all(isinstance(m, str) for m in modes):
-        raise ConfigError(
-            f"mode: expected a mode like 'rate_limited:operation=login:times=2' or a list "
-            f"of them, got {kwargs.get('mode')!r}"
-        )
-    board = ModeBoard()  # a scratch board: arming checks names, scopes and options
-    for mode in modes:
-        board.arm_spec(mode)
-    return MarkerConfig(settings, spec, users, tuple(modes), _clock(kwargs.get("clock")))
-
-
-def _user(entry: Any) -> User:
-    try:
-        return user_from_mapping(entry)
-    except ConfigError as error:
-        raise ConfigError(f"users: {error}") from None
-
-
-def _clock(value: Any) -> dict[str, float | bool]:
-    """``clock=1700000000`` freezes time there; ``clock={"advance": 901}``,
-    ``{"set": t}`` and ``{"freeze": True}`` (combinable) move it as ``auth.clock`` does."""
-    if value is None:
-        return {}
-    if is_number(value):
-        return {"set": float(value), "freeze": True}
-    if not isinstance(value, Mapping):
-        raise ConfigError(
-            f"clock: expected a Unix time or a mapping of {', '.join(CLOCK_ACTIONS)}, got {value!r}"
-        )
-    for key, item in value.items():
-        if key not in CLOCK_ACTIONS:
-            actions = ", ".join(CLOCK_ACTIONS)
-            raise ConfigError(f"clock: unknown action {key!r} (actions: {actions})")
-        if key == "freeze" and not isinstance(item, bool):
-            raise ConfigError(f"clock: freeze must be true or false, got {item!r}")
-        if key != "freeze" and not is_number(item):
-            raise ConfigError(f"clock: {key} must be a number of seconds, got {item!r}")
-    return dict(value)
 
 
 # -- session state ---------------------------------------------------------------------
@@ -221,7 +111,7 @@ class State:
 
     def live_server(self) -> Server:
         if self.server is None:
-            from ._transports import Server
+            from ._doors.live import Server
 
             self.server = Server(self.switch).start()
         return self.server
@@ -351,10 +241,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             continue
         if markers:
             what = "@pytest.mark.mockauth(" + ", ".join(sorted(kwargs)) + ")"
-            item.add_marker(pytest.mark.skip(reason=_skip_reason(what, state.target)))
+            item.add_marker(pytest.mark.skip(reason=skip_reason(what, state.target)))
         elif "mockauth" in getattr(item, "fixturenames", ()):
             what = "the mockauth fixture: modes, clock, journal, users"
-            item.add_marker(pytest.mark.skip(reason=_skip_reason(what, state.target)))
+            item.add_marker(pytest.mark.skip(reason=skip_reason(what, state.target)))
 
 
 # -- fixtures --------------------------------------------------------------------------
@@ -479,99 +369,6 @@ def mockauth_httpx(
         client = httpx.Client(base_url=mockauth_base_url, transport=transport)
     with client:
         yield client
-
-
-class TokenFactory:
-    """``mockauth_token(user=None, *, expired=False, tampered=False, expires_in=None, **claims)``.
-
-    A valid access token for a fixture user (the first one by default, by username or
-    email); ``expired=True`` one already expired; ``tampered=True`` one whose payload was
-    changed after signing (its ``exp`` pushed an hour later), so its signature no longer
-    matches. Under --mockauth-target tokens come from a real login with the fixture
-    user's password; expired tokens and extra claims need the mock and skip the test.
-    """
-
-    def __init__(
-        self, auth: MockAuth | None, target: str | None, fixtures: str | Path | None
-    ) -> None:
-        self.auth = auth
-        self.target = target
-        self.fixtures = fixtures
-
-    def __call__(
-        self,
-        user: str | None = None,
-        *,
-        expired: bool = False,
-        tampered: bool = False,
-        expires_in: int | None = None,
-        **claims: Any,
-    ) -> str:
-        if expired and expires_in is not None:
-            raise ConfigError("mockauth_token: give expired=True or expires_in, not both")
-        if self.auth is None:
-            token = self._real_login(user, expired=expired, expires_in=expires_in, claims=claims)
-        else:
-            username = self._username(user)
-            lifetime = -1 if expired else expires_in
-            token = self.auth.issue_token(username, expires_in=lifetime, **claims)
-        return tamper(token) if tampered else token
-
-    def _username(self, user: str | None) -> str:
-        assert self.auth is not None
-        if user is None:
-            first = next(iter(self.auth.users), None)
-            if first is None:
-                raise UnknownUserError("mockauth_token: the mock has no users")
-            return first
-        found = self.auth.find_user(user)
-        if found is None:
-            raise UnknownUserError(
-                f"mockauth_token: no user {user!r} (users: {', '.join(self.auth.users) or 'none'})"
-            )
-        return found.username
-
-    def _real_login(
-        self, user: str | None, *, expired: bool, expires_in: int | None, claims: Mapping[str, Any]
-    ) -> str:
-        assert self.target is not None
-        if expired or expires_in is not None or claims:
-            what = "mockauth_token with expired, expires_in or claims"
-            pytest.skip(_skip_reason(what, self.target))
-        users = load_fixtures(self.fixtures or default_fixtures_path()).users
-        found = next((u for u in users if user is None or user in (u.username, u.email)), None)
-        if found is None:
-            raise UnknownUserError(f"mockauth_token: no fixture user {user!r}")
-        form = urllib.parse.urlencode({"username": found.username, "password": found.password})
-        request = urllib.request.Request(
-            self.target + "/auth/login", data=form.encode(), method="POST",
-            headers={"Content-Type": "application/x-www-form-urlencoded"},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                body = json.loads(response.read())
-        except (urllib.error.URLError, OSError, ValueError) as error:
-            pytest.fail(
-                f"mockauth_token: login as {found.username!r} at {self.target} failed: {error}",
-                pytrace=False,
-            )
-        token = body.get("access_token") if isinstance(body, dict) else None
-        if not isinstance(token, str):
-            where = f"{self.target}/auth/login"
-            pytest.fail(f"mockauth_token: {where} gave no access_token", pytrace=False)
-        return token
-
-
-def tamper(token: str) -> str:
-    """The same JWT with its ``exp`` claim an hour later and the old signature kept."""
-    try:
-        header, payload, signature = token.split(".")
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except ValueError:
-        raise ConfigError("tamper: not a JWT (expected header.payload.signature)") from None
-    claims["exp"] = int(claims.get("exp", 0)) + 3600
-    changed = base64.urlsafe_b64encode(json.dumps(claims, separators=(",", ":")).encode())
-    return f"{header}.{changed.decode().rstrip('=')}.{signature}"
 
 
 @pytest.fixture

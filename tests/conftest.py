@@ -139,7 +139,7 @@ def auth(state: str, request: pytest.FixtureRequest) -> Iterator[MockAuth]:
         return
     auth = MockAuth.from_fixtures(state=request.getfixturevalue("redis_url"), state_namespace=new_namespace())
     yield auth
-    auth.store.close()
+    auth.stores.close()
 
 
 class Alternate:
@@ -164,4 +164,4 @@ def client(auth: MockAuth, state: str) -> Iterator[Client]:
     twin = MockAuth.from_fixtures(state=auth.settings.state, state_namespace=auth.settings.state_namespace)
     assert not twin.seeded  # it joined the state `auth` seeded
     yield Client(Alternate(auth.app, twin.app))
-    twin.store.close()
+    twin.stores.close()

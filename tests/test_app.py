@@ -11,7 +11,6 @@ import pytest
 from conftest import PASSWORD, USER, assert_error, bearer, login
 from werkzeug.test import Client
 
-import mockauth._app
 from mockauth import MockAuth, ServerError, UnknownUserError
 from mockauth._settings import DEFAULT_SECRET
 
@@ -298,7 +297,7 @@ def test_a_bug_answers_json_500_and_is_kept_for_check(auth: MockAuth, monkeypatc
     def broken(app: object, call: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setitem(mockauth._app.HANDLERS, "health", broken)
+    monkeypatch.setitem(auth.app.handlers, "health", broken)
     auth.log_stream = io.StringIO()
     response = auth.test_client().get("/health")
     body = assert_error(response, 500, "server_error")

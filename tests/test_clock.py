@@ -7,13 +7,14 @@ from conftest import USER, assert_error, bearer, login
 from werkzeug.test import Client
 
 from mockauth import Clock, MockAuth
+from mockauth._state.stores.clock import MemoryClockStore
 
 # Each test that uses `auth` runs on every store (see conftest.py).
 STORES = ("memory", "redis", "redis-pair")
 
 
 def test_clock_follows_wall_time_until_frozen() -> None:
-    clock = Clock()
+    clock = Clock(MemoryClockStore())
     assert clock.now() == pytest.approx(time.time(), abs=1)
     frozen = clock.freeze()
     assert clock.now() == frozen and clock.frozen

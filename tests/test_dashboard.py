@@ -8,7 +8,7 @@ import pytest
 from werkzeug.exceptions import HTTPException
 
 from mockauth import MockAuth
-from mockauth._dashboard import page
+from mockauth._app.control_api import page
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from conftest import PASSWORD, USER, bearer, login, new_namespace
 from werkzeug.test import Client
 
 from mockauth import Journal, JournalAssertionError, MockAuth
+from mockauth._state.stores.journal import MemoryJournalStore
 
 # Each test that uses `auth` runs on every store (see conftest.py).
 STORES = ("memory", "redis", "redis-pair")
@@ -41,7 +42,7 @@ def test_the_journal_never_holds_a_secret(auth: MockAuth, client: Client) -> Non
 
 
 def test_the_journal_is_bounded_but_counts_everything() -> None:
-    journal = Journal(size=3)
+    journal = Journal(MemoryJournalStore(3))
     for _ in range(5):
         journal.record(time=0.0, method="GET", path="/health", operation="health", status=200)
     assert len(journal) == 3 and journal.total == 5
@@ -67,4 +68,4 @@ def test_the_journal_cap_holds_in_every_store(state: str, request: pytest.Fixtur
     assert ids == sorted(ids) and ids[-1] - ids[0] == 2
     auth.journal.clear()
     assert len(auth.journal) == 0 and auth.journal.total == 0
-    auth.store.close()
+    auth.stores.close()

@@ -15,7 +15,6 @@ import pytest
 import requests
 from conftest import PASSWORD, USER
 
-import mockauth._app
 from mockauth import MODES, MockAuth, Server, ServerError
 from mockauth._settings import DEFAULT_SECRET
 
@@ -169,7 +168,7 @@ def test_a_bug_inside_the_server_is_raised_in_the_test(auth: MockAuth, monkeypat
     def broken(app: object, call: object) -> None:
         raise RuntimeError("kaput")
 
-    monkeypatch.setitem(mockauth._app.HANDLERS, "health", broken)
+    monkeypatch.setitem(auth.app.handlers, "health", broken)
     auth.log_stream = open(os.devnull, "w")  # noqa: SIM115
     server = auth.serve().start()
     response = requests.get(server.url + "/health", timeout=10)

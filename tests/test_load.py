@@ -23,7 +23,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from mockauth import MockAuth, _store
+from mockauth import MockAuth
+from mockauth._state.stores import tokens as _store
 
 CLIENTS = 50
 ROUND_SECONDS = 3.0
@@ -186,7 +187,7 @@ def test_token_state_is_pruned_and_capped(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(_store, "MAX_REFRESH_TOKENS", 150)
     auth = MockAuth.from_fixtures(refresh_token_lifetime=60, access_token_lifetime=60)
     store = auth.tokens.store
-    assert isinstance(store, _store.MemoryStore)
+    assert isinstance(store, _store.MemoryTokenStore)
     user = auth.user(USER)
     for _ in range(250):
         answer = auth.tokens.token_response(user)
@@ -203,7 +204,7 @@ def test_token_state_is_pruned_and_capped(monkeypatch: pytest.MonkeyPatch) -> No
 def test_a_failing_fixture_reload_keeps_the_old_users(tmp_path: Path) -> None:
     # The reload `mockauth serve --watch` runs, under live traffic: a broken file is
     # reported and changes nothing; tokens issued before it keep working.
-    from mockauth._watch import FixtureWatcher
+    from mockauth._cli.watch import FixtureWatcher
 
     fixture = tmp_path / "users.yaml"
     fixture.write_text("users:\n  - {username: ann, password: pw}\n")

@@ -298,7 +298,7 @@ def test_the_serve_path_imports_no_heavy_module() -> None:
     code = (
         "import sys, mockauth._cli as cli\n"
         "args = cli.build_parser().parse_args(['serve'])\n"
-        "cli._load(args)\n"
+        "cli.common.load(args)\n"
         "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))\n"
     )
     result = subprocess.run(

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from mockauth import FixtureError, MockAuth, User, default_fixtures_path, load_fixtures
-from mockauth._tokens import TokenError
+from mockauth._state.tokens import TokenError
 
 SETTINGS = settings(
     max_examples=300, deadline=None, database=None, suppress_health_check=list(HealthCheck)

@@ -242,7 +242,7 @@ def test_keys_are_namespaced_and_expire(redis_url: str) -> None:
     assert all(ttl > 0 for ttl in ttls.values()), ttls
     assert all(key.startswith("mockauth:") for key in server.scan_iter())
     server.close()
-    auth.store.close()
+    auth.stores.close()
 
 
 def test_a_generated_key_is_shared_through_redis(redis_url: str) -> None:

@@ -23,7 +23,8 @@ import requests
 from cryptography.hazmat.primitives import serialization
 
 from mockauth import ConfigError, FixtureError, MockAuth, User, load_fixtures
-from mockauth._exposure import ADMIN_COOKIE, ADMIN_HEADER, is_loopback
+from mockauth._app.admin import ADMIN_COOKIE, ADMIN_HEADER
+from mockauth._doors.exposure import is_loopback
 from mockauth._settings import DEFAULT_SECRET
 
 SECRET = "a-test-secret-that-is-long-enough-for-hs256"
@@ -202,7 +203,7 @@ def test_claims_of_the_wrong_type_are_refused(hs: MockAuth) -> None:
 def test_login_compares_fixed_length_digests(monkeypatch: pytest.MonkeyPatch) -> None:
     # Constant time: every login, known user or not, right password or not, runs one
     # hmac.compare_digest over two SHA-256 digests (no early exit, no length leak).
-    import mockauth._app
+    import mockauth._app.auth_api
 
     calls: list[tuple[int, int]] = []
     compare = hmac.compare_digest
@@ -211,7 +212,7 @@ def test_login_compares_fixed_length_digests(monkeypatch: pytest.MonkeyPatch) ->
         calls.append((len(a), len(b)))
         return compare(a, b)
 
-    monkeypatch.setattr(mockauth._app.hmac, "compare_digest", spy)
+    monkeypatch.setattr(mockauth._app.auth_api.hmac, "compare_digest", spy)
     auth = MockAuth([User("ann", "a-long-password-of-some-length")], secret=SECRET)
     client = auth.test_client()
     for username, password, status in [
@@ -315,7 +316,7 @@ def test_a_crash_report_has_the_request_secrets_scrubbed(monkeypatch: pytest.Mon
             f"bug while checking {call.params['password']} for {call.params['username']}"
         )
 
-    monkeypatch.setitem(mockauth._app.HANDLERS, "login", broken)
+    monkeypatch.setitem(mockauth._app.ROUTES, "login", broken)
     auth = MockAuth([User("sam", password)], secret=SECRET)
     auth.log_stream = io.StringIO()
     response = auth.test_client().post(

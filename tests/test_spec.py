@@ -7,7 +7,7 @@ import yaml
 from openapi_spec_validator import validate
 
 from mockauth import MockAuth, SpecError, default_spec_path
-from mockauth._app import HANDLERS
+from mockauth._app import ROUTES
 from mockauth._spec import CONTROL_TAG, load_spec
 
 
@@ -17,7 +17,7 @@ def test_the_spec_is_valid_openapi() -> None:
 
 def test_every_operation_has_a_handler_and_back() -> None:
     spec = load_spec()
-    assert {op.operation_id for op in spec.operations} == set(HANDLERS)
+    assert {op.operation_id for op in spec.operations} == set(ROUTES)
 
 
 def test_auth_operations_are_not_control_and_control_ones_are() -> None:

@@ -11,7 +11,7 @@ import requests
 from frontend_support import mockauth_serve, wait_for
 
 from mockauth import MockAuth
-from mockauth._watch import FixtureWatcher
+from mockauth._cli.watch import FixtureWatcher
 
 FIRST = """\
 settings:

@@ -8,26 +8,18 @@ admin token: ``--admin-token`` / ``admin_token``, or one generated and printed a
 
 from __future__ import annotations
 
-import hmac
 import ipaddress
 import secrets
 import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from werkzeug.wrappers import Request, Response
-
-from ._errors import ConfigError
-from ._http import ApiError
-from ._settings import DEFAULT_SECRET
+from .._app.admin import ADMIN_HEADER, ADMIN_QUERY
+from .._errors import ConfigError
+from .._settings import DEFAULT_SECRET
 
 if TYPE_CHECKING:
-    from ._core import MockAuth
-
-ADMIN_HEADER = "X-Mockauth-Admin-Token"
-ADMIN_COOKIE = "mockauth_admin_token"
-ADMIN_QUERY = "admin_token"
-CONTROL_PREFIX = "/_mockauth"
+    from .._app import App
 
 
 def is_loopback(host: str) -> bool:
@@ -79,12 +71,12 @@ class Exposure:
         return lines
 
 
-def expose(auth: MockAuth, host: str) -> Exposure:
-    """Check the settings for serving on `host` and arm the admin token if needed.
+def expose(app: App, host: str) -> Exposure:
+    """Check the settings for serving `app` on `host` and arm its admin token if needed.
 
     Raises ConfigError when a non-loopback server would sign with the public default secret.
     """
-    settings = auth.settings
+    settings = app.settings
     loopback = is_loopback(host)
     if not loopback and settings.algorithm == "HS256" and settings.secret == DEFAULT_SECRET:
         raise ConfigError(
@@ -96,40 +88,5 @@ def expose(auth: MockAuth, host: str) -> Exposure:
     if token is None and not loopback:
         token, generated = secrets.token_urlsafe(24), True
     if token is not None:
-        auth.app.admin_token = token
+        app.admin_token = token
     return Exposure(host, loopback, token, generated)
-
-
-def admin_gate(request: Request, token: str) -> Response | None:
-    """None when the request carries the admin token; otherwise the answer to send.
-
-    The token comes in the ``X-Mockauth-Admin-Token`` header, or in the cookie the
-    dashboard sets after it is opened once with ``?admin_token=<token>``.
-    """
-    expected = token.encode()
-    for value in (request.headers.get(ADMIN_HEADER), request.cookies.get(ADMIN_COOKIE)):
-        if value is not None and hmac.compare_digest(value.encode(), expected):
-            return None
-    query = request.args.get(ADMIN_QUERY)
-    if (
-        query is not None
-        and request.method == "GET"
-        and hmac.compare_digest(query.encode(), expected)
-    ):
-        # Trade the token in the address bar for a cookie, so it leaves the URL (and the
-        # browser history) at once; SameSite keeps other sites' pages from using it.
-        response = Response(
-            status=303, headers=[("Location", request.path), ("Cache-Control", "no-store")]
-        )
-        response.set_cookie(
-            ADMIN_COOKIE, token, path=CONTROL_PREFIX, httponly=True, samesite="Strict"
-        )
-        return response
-    given = (request.headers.get(ADMIN_HEADER), request.cookies.get(ADMIN_COOKIE), query)
-    described = "missing" if all(value is None for value in given) else "wrong"
-    return ApiError(
-        401, "admin_token_required",
-        f"The control API of this server needs its admin token ({described} here): send the "
-        f"{ADMIN_HEADER} header, or open /_mockauth/?{ADMIN_QUERY}=<token> in a browser.",
-        [("WWW-Authenticate", 'MockauthAdmin realm="mockauth-control"')],
-    ).response()

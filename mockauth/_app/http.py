@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from typing import Any, TypeGuard
+from typing import Any
 from urllib.parse import parse_qsl
 
 from werkzeug.wrappers import Request, Response
@@ -13,15 +13,6 @@ from werkzeug.wrappers import Request, Response
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
 MAX_FIELDS = 100
-
-
-def is_number(value: Any) -> TypeGuard[float]:
-    """A JSON number: not a bool (Python's bools are ints), not NaN (json.loads takes it)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
-
-
-def is_whole(value: Any) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 class ApiError(Exception):

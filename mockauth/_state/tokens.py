@@ -1,4 +1,4 @@
-"""Signing keys, JWT issue and verification, and the refresh-token and revocation state."""
+"""Signing keys, JWT issue and verification, refresh-token rotation and revocation."""
 
 from __future__ import annotations
 
@@ -16,12 +16,13 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from ._clock import Clock
-from ._errors import ConfigError
-from ._http import is_number
-from ._settings import Settings
-from ._store import MemoryStore, RefreshRecord, Store
-from ._users import RESERVED_CLAIMS, User
+from .._errors import ConfigError
+from .._fixtures import User
+from .._settings import Settings
+from .._values import is_number
+from .clock import Clock
+from .stores import TokenStore
+from .stores.tokens import RefreshRecord
 
 
 class TokenError(Exception):
@@ -67,9 +68,9 @@ class Keys:
         return (signing_input + b"." + _b64(signature)).decode()
 
     @classmethod
-    def from_settings(cls, settings: Settings, store: Store | None = None) -> Keys:
+    def from_settings(cls, settings: Settings, store: TokenStore | None = None) -> Keys:
         """The configured keys; a key generated at start comes through `store`, so that
-        processes sharing a store sign with the same one."""
+        processes sharing a store sign with the same one (without a store: a new key)."""
         algorithm = settings.algorithm
         if algorithm == "HS256":
             secret = settings.secret.encode()
@@ -146,18 +147,16 @@ class Tokens:
     revoke the family from the token alone.
     """
 
-    def __init__(
-        self, settings: Settings, clock: Clock, keys: Keys | None = None, *, store: Store | None = None
-    ) -> None:
+    def __init__(self, settings: Settings, clock: Clock, store: TokenStore, keys: Keys | None = None) -> None:
         self.settings = settings
         self.clock = clock
-        self.store = store if store is not None else MemoryStore(settings.journal_size)
-        self.keys = keys or Keys.from_settings(settings, self.store)
+        self.store = store
+        self.keys = keys or Keys.from_settings(settings, store)
         # A revoked family is remembered while any token of it may still be valid.
         self._family_lifetime = max(settings.access_token_lifetime, settings.refresh_token_lifetime)
 
     def reset(self) -> None:
-        self.store.clear_tokens()
+        self.store.clear()
 
     # -- issuing ---------------------------------------------------------------------
 
@@ -330,4 +329,3 @@ def unverified_subject(token: str) -> str | None:
     return sub if isinstance(sub, str) else None
 
 
-__all__ = ["RESERVED_CLAIMS", "Keys", "TokenError", "Tokens", "decode_unverified"]

@@ -1,6 +1,6 @@
 """The schema half of the contract: schemathesis' engine, run as a library.
 
-Imported only by ``Contract.run_schema``, so the serve path never loads schemathesis.
+Imported only by ``Contract.run_schema``, so nothing else ever loads schemathesis.
 """
 
 from __future__ import annotations
@@ -8,27 +8,26 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import schemathesis
 from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import Status, events, from_schema
 from schemathesis.engine.run import TESTING_PHASES, UNIT_PHASES
 
-from ._contract import (
+from .._spec import CONTROL_TAG, default_spec_path, load_spec
+from .checks import SCHEMA_CHECKS
+from .results import (
     FAILED,
     PASSED,
-    SCHEMA_CHECKS,
     SCHEMA_PHASES,
     SKIPPED,
     CheckResult,
     ContractError,
-    _clip,
+    Progress,
+    RunOptions,
+    clip,
 )
-from ._spec import CONTROL_TAG, default_spec_path, load_spec
-
-if TYPE_CHECKING:
-    from ._contract import Contract, Progress
 
 # Failures kept per check for the report; the rest are counted. One example of a kind
 # tells a person what to fix; fifty copies bury it.
@@ -47,7 +46,7 @@ class _Tally:
     seen: set[tuple[str, str]] = field(default_factory=set)
 
 
-def _config(contract: Contract) -> SchemathesisConfig:
+def _config(contract: RunOptions) -> SchemathesisConfig:
     config = SchemathesisConfig.from_dict(
         {
             "base-url": contract.url,
@@ -90,7 +89,7 @@ def _config(contract: Contract) -> SchemathesisConfig:
     return config
 
 
-def run_schemathesis(contract: Contract, names: Sequence[str], say: Progress) -> list[CheckResult]:
+def run_schemathesis(contract: RunOptions, names: Sequence[str], say: Progress) -> list[CheckResult]:
     """Run the examples, coverage, fuzzing and stateful phases; one result per check."""
     path = contract.spec_path or default_spec_path()
     try:
@@ -180,13 +179,13 @@ def run_schemathesis(contract: Contract, names: Sequence[str], say: Progress) ->
                 FAILED,
                 f"{len(errors)} errors while testing "
                 "(network, or requests schemathesis could not build)",
-                tuple(f"  {_clip(message)}" for message in dict.fromkeys(errors)),
+                tuple(f"  {clip(message)}" for message in dict.fromkeys(errors)),
             )
         )
     return results
 
 
-def _inapplicable(contract: Contract) -> dict[str, str]:
+def _inapplicable(contract: RunOptions) -> dict[str, str]:
     """Checks that cannot apply to this API, and why (read off the spec)."""
     spec = load_spec(contract.spec_path)
     tested = [op for op in spec.operations if not op.control]
@@ -241,14 +240,14 @@ def _sample(recorder: Any, case_id: str, info: Any, secret: str) -> str:
         if request.body:
             lines.append(
                 "            "
-                + _clip(request.body.decode("utf-8", "replace").replace(secret, "***"))
+                + clip(request.body.decode("utf-8", "replace").replace(secret, "***"))
             )
         response = interaction.response
         if response is not None:
             lines.append(f"  got:      HTTP {response.status_code}")
             content = response.content or b""
             if content:
-                lines.append("            " + _clip(content.decode("utf-8", "replace")))
+                lines.append("            " + clip(content.decode("utf-8", "replace")))
     steps = [step.curl for step in info.steps] or [info.code_sample]
     for curl in steps:
         lines.append("  curl:     " + curl.replace(secret, "***").replace("\n", "\n            "))

@@ -1,4 +1,4 @@
-"""Fixture users: the YAML format, its validation, and the User record."""
+"""Fixture files: the YAML format, its validation, and the User record they hold."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ import yaml
 from ._errors import ConfigError, FixtureError
 from ._modes import parse_spec
 from ._settings import Settings, check_names
+from ._values import check_json
+from ._values import describe as _kind
 
 # Claims the mock sets itself on every token; a user may not override them.
 RESERVED_CLAIMS = frozenset({"sub", "iat", "nbf", "exp", "iss", "aud", "jti"})
@@ -83,7 +85,7 @@ def _user_problem(entry: Mapping[str, Any]) -> str | None:
             if name in RESERVED_CLAIMS:
                 return f"claims.{name}: reserved, the mock sets it on every token"
         try:
-            _check_json(claims)
+            check_json(claims)
         except ValueError as error:
             return f"claims: {error}"
     for key in ("locked", "disabled"):
@@ -98,32 +100,6 @@ def _user_problem(entry: Mapping[str, Any]) -> str | None:
         except ConfigError as error:
             return f"mode: {error}"
     return None
-
-
-def _check_json(value: Any) -> None:
-    """Claims end up in a JWT: only JSON values, and no deeper than a sane limit."""
-    stack = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > 32:
-            raise ValueError("nested deeper than 32 levels")
-        if isinstance(item, Mapping):
-            for key, child in item.items():
-                if not isinstance(key, str):
-                    raise ValueError(f"keys must be strings, got {key!r}")
-                stack.append((child, depth + 1))
-        elif isinstance(item, list):
-            stack.extend((child, depth + 1) for child in item)
-        elif not (item is None or isinstance(item, (str, int, float, bool))):
-            raise ValueError(f"{_kind(item)} is not a JSON value")
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "nothing"
-    if isinstance(value, str):
-        return f"{value!r}" if len(value) < 40 else "a long string"
-    return f"a {type(value).__name__}"
 
 
 @dataclass(frozen=True)

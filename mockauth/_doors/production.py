@@ -21,7 +21,7 @@ import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ._errors import Disconnected, ServerError
+from .._errors import Disconnected, ServerError
 
 WSGIApp = Callable[..., Any]
 # Seconds gunicorn waits for requests in flight when told to stop, as Server.stop() does.

@@ -1,30 +1,37 @@
-"""MockAuth: the one object every door leads to."""
+"""MockAuth: the one object every door leads to.
+
+It decides once what the mock is made of (settings, spec, stores), builds the state and
+the app over them, and opens the doors: a live server, ``responses``, the Werkzeug test
+client and httpx.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import sys
-import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._app import App
-from ._clock import Clock
-from ._errors import ConfigError, MockAuthError, ServerError, UnknownUserError
-from ._journal import Journal
-from ._modes import Arming, ModeBoard
+from ._app import App, build_app
+from ._errors import ConfigError, MockAuthError, ServerError
+from ._fixtures import Fixtures, User, load_fixtures, user_from_mapping
+from ._modes import Arming
 from ._settings import Settings, check_names
 from ._spec import Spec, default_fixtures_path, load_spec
-from ._store import Store, open_store
-from ._tokens import Tokens
-from ._users import Fixtures, User, index_users, load_fixtures, user_from_mapping
+from ._state import State
+from ._state.board import ModeBoard
+from ._state.clock import Clock
+from ._state.journal import Journal
+from ._state.stores import Stores, open_stores
+from ._state.tokens import Tokens
 
 if TYPE_CHECKING:
     import httpx
     from werkzeug.test import Client
 
-    from ._transports import Interceptor, Server
+    from ._doors.inprocess import Interceptor
+    from ._doors.live import Server
 
 
 class MockAuth:
@@ -49,21 +56,14 @@ class MockAuth:
         self.settings = Settings(**settings)
         self.spec: Spec = load_spec(spec)
         self.fixtures_path: Path | None = None
-        self.fixture_error: str | None = None
         self.log_stream = sys.stderr
-        self._fixture_users = tuple(_as_user(u) for u in users)
-        # Tokens, modes, clock, run-time users and journal live in the store: this
+        # Tokens, modes, clock, run-time users and journal live in the stores: this
         # process's memory, or a Redis shared by every process of the same mock.
-        self.store: Store = open_store(self.settings, log=self.log)
-        self.clock = Clock(self.store)
-        self.tokens = Tokens(self.settings, self.clock, store=self.store)
-        self.modes = ModeBoard(self.store)
-        self.journal = Journal(self.settings.journal_size, store=self.store)
-        self._users_lock = threading.Lock()
-        self._login_index: tuple[Mapping[str, User], dict[str, User]] = ({}, {})
-        self.app = App(self)
+        self.stores: Stores = open_stores(self.settings, log=self.log)
+        self.state = State(self.settings, self.stores, (_as_user(u) for u in users))
+        self.app: App = build_app(self.state, self.spec, log=self.log)
         # A shared store that another process seeded is joined as it stands.
-        self.seeded = self.store.initialize(self.reset)
+        self.seeded = self.stores.initialize(self.reset)
 
     @classmethod
     def from_fixtures(
@@ -78,70 +78,61 @@ class MockAuth:
         auth.fixtures_path = path
         return auth
 
+    # -- the parts, by name ------------------------------------------------------------
+
+    @property
+    def clock(self) -> Clock:
+        return self.state.clock
+
+    @property
+    def tokens(self) -> Tokens:
+        return self.state.tokens
+
+    @property
+    def modes(self) -> ModeBoard:
+        return self.state.modes
+
+    @property
+    def journal(self) -> Journal:
+        return self.state.journal
+
+    @property
+    def fixture_error(self) -> str | None:
+        """Why the last fixture reload failed (None when the fixtures in force are the file's)."""
+        return self.state.fixture_error
+
+    @fixture_error.setter
+    def fixture_error(self, error: str | None) -> None:
+        self.state.fixture_error = error
+
     # -- users -------------------------------------------------------------------------
 
     @property
     def users(self) -> Mapping[str, User]:
         """The users by username (fixture users and those added at run time)."""
-        return self.store.users()
+        return self.state.users.all()
 
     def find_user(self, login: str) -> User | None:
         """The user with this username or email."""
-        users = self.store.users()
-        indexed, index = self._login_index
-        if indexed is not users:  # the store hands out a new mapping whenever users change
-            index = index_users(users.values())
-            self._login_index = (users, index)
-        return index.get(login)
+        return self.state.users.find(login)
 
     def user(self, username: str) -> User:
-        users = self.store.users()
-        try:
-            return users[username]
-        except KeyError:
-            raise UnknownUserError(f"no user {username!r} (users: {', '.join(users) or 'none'})") from None
+        return self.state.users.get(username)
 
     def add_user(self, user: User | Mapping[str, Any]) -> User:
         """Add a user (or replace the one with its username) until the next reset()."""
-        user = _as_user(user)
-        with self._users_lock:
-            self.store.put_user(user)
-            self._arm_user_mode(user)
-        return user
+        return self.state.users.add(_as_user(user))
 
     def update_user(self, username: str, **changes: Any) -> User:
         """Change a user's password, email, claims, flags or mode: ``auth.update_user("ann", password="new")``."""
-        with self._users_lock:
-            old = self.user(username)
-            values = {**old.public(), "password": old.password, **changes}
-            try:
-                user = user_from_mapping(values)
-            except ConfigError as error:
-                raise ConfigError(f"user {username!r}: {error}") from None
-            self.store.put_user(user)
-            self.modes.disarm_user_fixture(username)
-            self._arm_user_mode(user)
-        return user
+        return self.state.users.update(username, **changes)
 
     def remove_user(self, username: str) -> None:
-        with self._users_lock:
-            self.user(username)
-            self.store.remove_user(username)
-            self.modes.disarm_user_fixture(username)
-
-    def _arm_user_mode(self, user: User) -> None:
-        if user.mode:
-            self.modes.arm_spec(user.mode, user=user.username, source="fixture")
+        self.state.users.remove(username)
 
     def replace_fixtures(self, fixtures: Fixtures) -> None:
         """Swap in new fixture users (hot reload); tokens, modes and clock are kept."""
-        with self._users_lock:
-            self._fixture_users = fixtures.users
-            for username in self.users:
-                self.modes.disarm_user_fixture(username)
-            self.store.replace_users(fixtures.users)
-            for user in fixtures.users:
-                self._arm_user_mode(user)
+        self.state.users.replace_fixtures(fixtures.users)
 
     # -- modes, tokens, state ----------------------------------------------------------
 
@@ -152,7 +143,7 @@ class MockAuth:
         >>> with auth.fail("unavailable"):  # doctest: +SKIP
         ...     ...
         """
-        return _Armed(self, self.modes.arm_spec(mode, **scope_and_options))
+        return _Armed(self.modes, self.modes.arm_spec(mode, **scope_and_options))
 
     def disarm(self, mode: str | None = None) -> int:
         """Disarm every arming of `mode`, or every mode."""
@@ -164,31 +155,12 @@ class MockAuth:
         ``expires_in=-1`` gives an expired one; extra keywords add or override claims
         (``aud="someone-else"`` for a token the mock will refuse).
         """
-        user = self.user(username)
-        token, _ = self.tokens.access_token(user, expires_in=expires_in, claims=claims)
-        return token
+        return self.state.issue_token(username, expires_in=expires_in, **claims)
 
     def reset(self) -> None:
         """Back to the fixture state: users, no armed modes but the users' own, a running
         wall clock, no tokens, an empty journal."""
-        with self._users_lock:
-            self.modes.disarm()
-            self.store.replace_users(self._fixture_users)
-            for user in self._fixture_users:
-                self._arm_user_mode(user)
-        self.clock.reset()
-        self.tokens.reset()
-        self.journal.clear()
-
-    def state(self) -> dict[str, Any]:
-        return {
-            "settings": self.settings.public(),
-            "users": [user.public() for user in self.users.values()],
-            "modes": [arming.as_dict() for arming in self.modes.armed()],
-            "clock": self.clock.as_dict(),
-            "journal_total": self.journal.total,
-            "fixture_error": self.fixture_error,
-        }
+        self.state.reset()
 
     def check(self) -> None:
         """Raise the first error that a request raised inside the app, if any (then forget them)."""
@@ -204,10 +176,10 @@ class MockAuth:
 
     def serve(self, host: str = "127.0.0.1", port: int = 0) -> Server:
         """A live threaded HTTP server; use as a context manager: ``with auth.serve() as server:``."""
-        from ._exposure import expose
-        from ._transports import Server
+        from ._doors.exposure import expose
+        from ._doors.live import Server
 
-        exposure = expose(self, host)  # off loopback: no default secret, an admin token
+        exposure = expose(self.app, host)  # off loopback: no default secret, an admin token
         for line in exposure.warnings():
             self.log(line)
         server = Server(
@@ -226,13 +198,13 @@ class MockAuth:
 
     def intercept(self, base_url: str = "https://auth.example.test", *, passthrough: bool = True) -> Interceptor:
         """Answer ``requests`` calls to `base_url` in-process through ``responses``."""
-        from ._transports import Interceptor
+        from ._doors.inprocess import Interceptor
 
         return Interceptor(self.app, base_url, passthrough=passthrough)
 
     def httpx_transport(self) -> httpx.BaseTransport:
         """An httpx transport that answers in-process: ``httpx.Client(transport=auth.httpx_transport())``."""
-        from ._transports import httpx_transport
+        from ._doors.inprocess import httpx_transport
 
         return httpx_transport(self.app)
 
@@ -243,8 +215,8 @@ class MockAuth:
 class _Armed:
     """What ``fail()`` returns: the arming, and a context manager that disarms it."""
 
-    def __init__(self, auth: MockAuth, arming: Arming) -> None:
-        self.auth = auth
+    def __init__(self, modes: ModeBoard, arming: Arming) -> None:
+        self.modes = modes
         self.arming = arming
 
     @property
@@ -253,7 +225,7 @@ class _Armed:
 
     def disarm(self) -> None:
         with contextlib.suppress(MockAuthError):
-            self.auth.modes.disarm(self.arming.id)
+            self.modes.disarm(self.arming.id)
 
     def __enter__(self) -> Arming:
         return self.arming
@@ -271,4 +243,3 @@ def _as_user(user: User | Mapping[str, Any]) -> User:
     if isinstance(user, Mapping):
         return user_from_mapping(user)
     raise ConfigError(f"users: expected User objects or mappings, got {type(user).__name__}")
-

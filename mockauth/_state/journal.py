@@ -1,13 +1,13 @@
+"""The journal: every request the mock answered, passwords and tokens left out."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ._errors import MockAuthError
-
-if TYPE_CHECKING:
-    from ._store import Store
+from .._errors import MockAuthError
+from .stores import JournalStore
 
 # Request fields whose values never reach the journal.
 SECRET_FIELDS = frozenset({"password", "refresh_token", "access_token", "token", "client_secret"})
@@ -66,11 +66,7 @@ class Journal:
         assert auth.journal.count("me") == 3
     """
 
-    def __init__(self, size: int = 1000, *, store: Store | None = None) -> None:
-        if store is None:
-            from ._store import MemoryStore
-
-            store = MemoryStore(size)
+    def __init__(self, store: JournalStore) -> None:
         # The entries live in the store, raw: an Entry is built only when someone reads
         # the journal, so the request path pays for a dict and an append.
         self._store = store
@@ -78,17 +74,17 @@ class Journal:
     @property
     def total(self) -> int:
         """Requests recorded since the last clear, dropped ones too."""
-        return self._store.journal_total()
+        return self._store.total()
 
     def record(self, **values: Any) -> int:
         """Keep one request; returns its id."""
         return self._store.add_entry(values)
 
     def clear(self) -> None:
-        self._store.clear_journal()
+        self._store.clear()
 
     def resize(self, size: int) -> None:
-        self._store.resize_journal(size)
+        self._store.resize(size)
 
     def entries(
         self,
@@ -146,4 +142,4 @@ class Journal:
         return iter(self.entries())
 
     def __len__(self) -> int:
-        return self._store.journal_length()
+        return self._store.length()

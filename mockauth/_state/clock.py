@@ -1,10 +1,10 @@
+"""The one clock that issues and checks every token."""
+
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from ._store import Store
+from .stores import ClockStore
 
 
 class Clock:
@@ -19,11 +19,7 @@ class Clock:
     store reads the same time.
     """
 
-    def __init__(self, store: Store | None = None) -> None:
-        if store is None:
-            from ._store import MemoryStore
-
-            store = MemoryStore()
+    def __init__(self, store: ClockStore) -> None:
         self._store = store
 
     def now(self) -> float:

@@ -16,11 +16,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._errors import MockAuthError, ServerError
-from ._users import load_fixtures
+from .._errors import MockAuthError, ServerError
+from .._fixtures import load_fixtures
 
 if TYPE_CHECKING:
-    from ._core import MockAuth
+    from .._mock import MockAuth
 
 # Polling, not inotify: no dependency, works the same on every file system, and a
 # fixtures folder is a few small files. Reading them four times a second costs nothing.

@@ -1,0 +1,25 @@
+"""The WSGI app: the auth API and the control API over the mock's state.
+
+``build_app`` hands the dispatcher (``wsgi.App``) the route table that the API modules
+own, one row per operationId of ``openapi.yaml``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .._spec import Spec
+from .._state import State
+from . import auth_api, control_api
+from .wsgi import App, Call, Handler
+
+ROUTES: dict[str, Handler] = {**auth_api.ROUTES, **control_api.ROUTES}
+
+
+def build_app(state: State, spec: Spec, *, log: Callable[[str], None] = lambda message: None) -> App:
+    """The app serving `spec`'s operations over `state`; SpecError when the spec names an
+    operation that has no handler."""
+    return App(state, spec, ROUTES, auth_api.SUBJECTS, log=log)
+
+
+__all__ = ["ROUTES", "App", "Call", "Handler", "build_app"]

@@ -1,0 +1,134 @@
+"""The auth API every deployment serves: login, refresh, me, logout, and the public
+documents beside them (JWKS, discovery, health, the spec itself)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Any
+
+from werkzeug.wrappers import Response
+
+from .._state.tokens import TokenError, unverified_subject
+from .http import ApiError, bearer_token, json_response, required_strings, www_authenticate
+from .steps import bearer_claims, check_account, read_body, token_answer
+from .wsgi import App, Call, Handler, Subject
+
+# Compared against when the username is unknown, so both answers take the same time.
+_NO_SUCH_PASSWORD = b"mockauth: no such user, compared only to spend the same time"
+
+
+# -- whose request is it (for per-user modes) -----------------------------------------
+
+
+def _login_subject(app: App, call: Call) -> str | None:
+    username = read_body(app, call).get("username")
+    if not isinstance(username, str):
+        return None
+    user = app.state.users.find(username)
+    return user.username if user else username
+
+
+def _refresh_subject(app: App, call: Call) -> str | None:
+    token = read_body(app, call).get("refresh_token")
+    return app.state.tokens.refresh_owner(token) if isinstance(token, str) else None
+
+
+def _bearer_subject(app: App, call: Call) -> str | None:
+    token = bearer_token(call.request)
+    return unverified_subject(token) if token else None
+
+
+SUBJECTS: dict[str, Subject] = {
+    "login": _login_subject,
+    "refresh": _refresh_subject,
+    "me": _bearer_subject,
+    "logout": _bearer_subject,
+}
+
+
+# -- the operations ------------------------------------------------------------------
+
+
+def login(app: App, call: Call) -> Response:
+    username, password = required_strings(call.params, "username", "password")
+    user = app.state.users.find(username)
+    expected = user.password.encode() if user else _NO_SUCH_PASSWORD
+    # Digests of equal length, so the comparison time says nothing about the password's
+    # length or its first wrong byte; an unknown user costs the same comparison.
+    matches = hmac.compare_digest(
+        hashlib.sha256(password.encode()).digest(), hashlib.sha256(expected).digest()
+    )
+    if user is None or not matches:
+        raise ApiError(401, "invalid_credentials", "The username or password is incorrect.")
+    check_account(user)
+    failure = call.selection.failure
+    expired = failure is not None and failure.mode.effect == "expire"
+    return token_answer(app.state.tokens.token_response(user, expired=expired))
+
+
+def refresh(app: App, call: Call) -> Response:
+    (token,) = required_strings(call.params, "refresh_token")
+    try:
+        username, family = app.state.tokens.rotate(token)
+    except TokenError as error:
+        raise ApiError(401, error.code, error.description) from None
+    user = app.state.users.all().get(username)
+    if user is None:
+        raise ApiError(401, "invalid_token", "The user of this refresh token no longer exists.")
+    check_account(user)
+    return token_answer(app.state.tokens.token_response(user, family=family))
+
+
+def me(app: App, call: Call) -> Response:
+    claims = bearer_claims(app, call)
+    user = app.state.users.all().get(claims["sub"])
+    if user is None:
+        description = "The user of this token no longer exists."
+        raise ApiError(401, "invalid_token", description, [www_authenticate("invalid_token", description)])
+    body: dict[str, Any] = {"sub": user.username}
+    if user.email:
+        body["email"] = user.email
+    body.update(user.claims)
+    return json_response(body, 200, [("Cache-Control", "no-store")])
+
+
+def logout(app: App, call: Call) -> Response:
+    claims = bearer_claims(app, call)
+    app.state.tokens.revoke(claims)
+    return Response(status=204)
+
+
+def jwks(app: App, call: Call) -> Response:
+    return json_response(app.state.tokens.keys.jwks(), 200, [("Cache-Control", "public, max-age=300")])
+
+
+def openid_configuration(app: App, call: Call) -> Response:
+    base = call.request.host_url
+    return json_response({
+        "issuer": app.settings.issuer,
+        "jwks_uri": base + ".well-known/jwks.json",
+        "token_endpoint": base + "auth/login",
+        "userinfo_endpoint": base + "auth/me",
+        "end_session_endpoint": base + "auth/logout",
+        "grant_types_supported": ["password", "refresh_token"],
+        "token_endpoint_auth_methods_supported": ["none"],
+        "response_types_supported": ["token"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": [app.settings.algorithm],
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "nbf", "jti", "email"],
+    })
+
+
+def health(app: App, call: Call) -> Response:
+    return json_response({"status": "ok"})
+
+
+def openapi(app: App, call: Call) -> Response:
+    return Response(app.spec.text, 200, content_type="application/yaml; charset=utf-8")
+
+
+ROUTES: dict[str, Handler] = {
+    handler.__name__: handler
+    for handler in [login, refresh, me, logout, jwks, openid_configuration, health, openapi]
+}

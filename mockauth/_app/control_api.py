@@ -1,0 +1,225 @@
+"""The control API (mock only): state, modes, clock, users, journal, tokens, and the
+dashboard that drives them."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from werkzeug.wrappers import Response
+
+from .. import _modes
+from .._errors import ConfigError, MockAuthError, ModeError, UnknownUserError
+from .._fixtures import user_from_mapping
+from .._state.tokens import TokenError, decode_unverified
+from .._values import is_number, is_whole
+from .http import ApiError, bad_request, json_response, required_strings
+from .steps import read_body
+from .wsgi import App, Call, Handler
+
+_DASHBOARD = Path(__file__).resolve().parent.parent / "dashboard" / "index.html"
+
+
+@lru_cache(maxsize=1)
+def page() -> bytes:
+    """The dashboard: one HTML file with its CSS and JavaScript inline, no build step."""
+    return _DASHBOARD.read_bytes()
+
+
+def dashboard(app: App, call: Call) -> Response:
+    return Response(page(), 200, content_type="text/html; charset=utf-8")
+
+
+def control_state(app: App, call: Call) -> Response:
+    return json_response(app.state.as_dict())
+
+
+def control_reset(app: App, call: Call) -> Response:
+    app.state.reset()
+    return json_response(app.state.as_dict())
+
+
+def control_list_modes(app: App, call: Call) -> Response:
+    return json_response({
+        "available": [mode.as_dict() for mode in _modes.MODES.values()],
+        "armed": [arming.as_dict() for arming in app.state.modes.armed()],
+    })
+
+
+def control_arm_mode(app: App, call: Call) -> Response:
+    body = read_body(app, call, form=False)
+    unknown = set(body) - {"name", "operation", "user", "times", "probability", "seed", "options"}
+    if unknown:
+        raise bad_request(f"Unknown field {sorted(unknown)[0]!r}.")
+    name = body.get("name")
+    if not isinstance(name, str) or not name:
+        raise bad_request("The field 'name' must be a mode name.")
+    options = body.get("options", {})  # null, [] or "" are not an empty object
+    if not isinstance(options, dict):
+        raise bad_request("The field 'options' must be an object.")
+    scope: dict[str, Any] = {k: body.get(k) for k in _modes.SCOPE_KEYS}
+    clash = sorted(set(options) & {"name", "source", *scope})
+    if clash:
+        raise bad_request(f"The field 'options' cannot set {clash[0]!r}; it is a field of its own.")
+    try:
+        arming = app.state.modes.arm(name, **scope, **options)
+    except (ModeError, TypeError) as error:
+        raise bad_request(str(error)) from None
+    return json_response(arming.as_dict(), 201)
+
+
+def control_disarm_all(app: App, call: Call) -> Response:
+    app.state.modes.disarm()
+    return Response(status=204)
+
+
+def control_disarm_mode(app: App, call: Call) -> Response:
+    try:
+        app.state.modes.disarm(int(call.args["arming_id"]))
+    except (ValueError, ModeError):
+        raise ApiError(404, "not_found", f"No armed mode with id {call.args['arming_id']!r}.") from None
+    return Response(status=204)
+
+
+def control_clock(app: App, call: Call) -> Response:
+    return json_response(app.state.clock.as_dict())
+
+
+def control_set_clock(app: App, call: Call) -> Response:
+    body = read_body(app, call, form=False)
+    action = body.get("action")
+    clock = app.state.clock
+    for name in ("seconds", "at"):  # present but of the wrong type: refused whatever the action
+        value = body.get(name)
+        if name in body and not is_number(value):
+            raise bad_request(f"The field {name!r} must be a number.")
+
+    def number(name: str) -> float:
+        value = body.get(name)
+        if not is_number(value):
+            raise bad_request(f"The action {action!r} needs a number {name!r}.")
+        if abs(value) > 1e11:
+            raise bad_request(f"The field {name!r} is out of range.")
+        return float(value)
+
+    if action == "advance":
+        clock.advance(number("seconds"))
+    elif action == "set":
+        clock.set(number("at"))
+    elif action == "freeze":
+        clock.freeze(number("at") if body.get("at") is not None else None)
+    elif action == "unfreeze":
+        clock.unfreeze()
+    elif action == "reset":
+        clock.reset()
+    else:
+        raise bad_request("The field 'action' must be one of advance, freeze, unfreeze, set, reset.")
+    return json_response(clock.as_dict())
+
+
+def control_list_users(app: App, call: Call) -> Response:
+    # Fixture passwords are test data, shown on request so the dashboard can offer a
+    # login curl line that works as pasted.
+    passwords = call.request.args.get("passwords", "false")
+    if passwords not in ("true", "false"):
+        raise bad_request("The query parameter 'passwords' must be true or false.")
+    return json_response([
+        {**user.public(), "password": user.password} if passwords == "true" else user.public()
+        for user in app.state.users.all().values()
+    ])
+
+
+def control_add_user(app: App, call: Call) -> Response:
+    body = read_body(app, call, form=False)
+    if "claims" in body and not isinstance(body["claims"], dict):
+        raise bad_request("The field 'claims' must be an object.")
+    try:
+        user = user_from_mapping(body)
+    except ConfigError as error:
+        raise bad_request(f"User: {error}") from None
+    app.state.users.add(user)
+    return json_response(user.public(), 201)
+
+
+def control_update_user(app: App, call: Call) -> Response:
+    body = read_body(app, call, form=False)
+    if "username" in body:
+        raise bad_request("The username cannot be changed; remove the user and add another.")
+    try:
+        user = app.state.users.update(call.args["username"], **body)
+    except UnknownUserError as error:
+        raise ApiError(404, "not_found", str(error)) from None
+    except (ConfigError, TypeError) as error:
+        raise bad_request(f"User: {error}") from None
+    return json_response(user.public())
+
+
+def control_remove_user(app: App, call: Call) -> Response:
+    try:
+        app.state.users.remove(call.args["username"])
+    except UnknownUserError as error:
+        raise ApiError(404, "not_found", str(error)) from None
+    return Response(status=204)
+
+
+def control_journal(app: App, call: Call) -> Response:
+    query = call.request.args
+    after = query.get("after")
+    if after is not None and not after.lstrip("-").isdigit():
+        raise bad_request("The query parameter 'after' must be a whole number.")
+    entries = app.state.journal.entries(
+        query.get("operation"), user=query.get("user"), after=int(after) if after else None
+    )
+    return json_response({"total": app.state.journal.total, "entries": [e.as_dict() for e in entries]})
+
+
+def control_clear_journal(app: App, call: Call) -> Response:
+    app.state.journal.clear()
+    return Response(status=204)
+
+
+def control_issue_token(app: App, call: Call) -> Response:
+    body = read_body(app, call, form=False)
+    (username,) = required_strings(body, "username")
+    expires_in = body.get("expires_in")
+    valid_lifetime = is_whole(expires_in) and abs(expires_in) <= 10**9
+    if expires_in is not None and not valid_lifetime:
+        raise bad_request("The field 'expires_in' must be a whole number of seconds.")
+    claims = body.get("claims", {})
+    if not isinstance(claims, dict):
+        raise bad_request("The field 'claims' must be an object.")
+    try:
+        token = app.state.issue_token(username, expires_in=expires_in, **claims)
+    except UnknownUserError as error:
+        raise ApiError(404, "not_found", str(error)) from None
+    except MockAuthError as error:
+        raise bad_request(str(error)) from None
+    return json_response({"access_token": token, "token_type": "bearer"}, 201)
+
+
+def control_decode_token(app: App, call: Call) -> Response:
+    body = read_body(app, call, form=False)
+    token = body.get("token")
+    if not isinstance(token, str):  # any string, even empty: the verdict says what is wrong
+        raise bad_request("The field 'token' must be a string.")
+    header, claims = decode_unverified(token.strip())
+    verdict: dict[str, Any] = {
+        "header": header, "claims": claims, "valid": True, "error": None, "error_description": None,
+    }
+    try:
+        app.state.tokens.verify(token.strip())
+    except TokenError as error:
+        verdict.update(valid=False, error=error.code, error_description=error.description)
+    return json_response(verdict)
+
+
+ROUTES: dict[str, Handler] = {
+    handler.__name__: handler
+    for handler in [
+        dashboard, control_state, control_reset, control_list_modes, control_arm_mode,
+        control_disarm_all, control_disarm_mode, control_clock, control_set_clock,
+        control_list_users, control_add_user, control_update_user, control_remove_user,
+        control_journal, control_clear_journal, control_issue_token, control_decode_token,
+    ]
+}

@@ -1,0 +1,350 @@
+"""The WSGI app: route -> operation -> handler, with modes, the journal, CORS and errors.
+
+The app never knows how it is served: the live server, ``responses``, the Werkzeug test
+client and httpx all call the same ``App.__call__``. It is handed its state, the spec and
+its route table (``operationId -> handler``); the handlers live in the modules of the API
+they serve (``auth_api``, ``control_api``) and reach the state through the app.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, quote_plus
+
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.wrappers import Request, Response
+
+from .. import _modes
+from .._errors import Disconnected, ModeError, SpecError, StoreUnavailable
+from .._modes import API_OPERATIONS, Applied, Selection
+from .._spec import Spec
+from .._state import State
+from .._state.journal import REDACTED, SECRET_FIELDS, redact
+from . import cors as _cors
+from .admin import admin_gate
+from .http import ApiError, bad_request, json_response, www_authenticate
+
+if TYPE_CHECKING:
+    from werkzeug.routing import Map
+
+BEARER_OPERATIONS = frozenset({"me", "logout"})
+# Control calls that change nothing a worker keeps (the signing key is shared by all).
+STATELESS_CONTROL = frozenset({"control_issue_token", "control_decode_token"})
+_MALFORMED_TAIL = b'{"status":"ok"'
+
+Handler = Callable[["App", "Call"], Response]
+# Whose request this is, for per-user modes and the journal (before the handler runs).
+Subject = Callable[["App", "Call"], "str | None"]
+
+
+class Call:
+    """One request on its way through the app."""
+
+    def __init__(self, request: Request, operation: str, args: dict[str, Any]) -> None:
+        self.request = request
+        self.operation = operation
+        self.args = args
+        self.params: dict[str, Any] = {}
+        self.user: str | None = None  # whose request this is, for per-user modes and the journal
+        self.selection: Selection = _modes.NOTHING
+
+
+class App:
+    """The mock as a WSGI application."""
+
+    def __init__(
+        self,
+        state: State,
+        spec: Spec,
+        routes: Mapping[str, Handler],
+        subjects: Mapping[str, Subject],
+        *,
+        log: Callable[[str], None] = lambda message: None,
+    ) -> None:
+        self.state = state
+        self.settings = state.settings
+        self.spec = spec
+        self.handlers = dict(routes)
+        self.subjects = dict(subjects)
+        self.log = log
+        # Built on the first request with a path variable: werkzeug.routing and what it
+        # imports (difflib, uuid, platform) are a tenth of `mockauth serve`'s start-up,
+        # and logins never need them (static_routes below).
+        self._url_map: Map | None = None
+        # Paths without variables are found with one dict lookup; Werkzeug's matcher
+        # (a third of the app's own time on a login) runs only for the rest.
+        self.static_routes: dict[tuple[str, str | None], str] = {
+            (op.method, op.path): op.operation_id
+            for op in spec.operations if "{" not in op.path
+        }
+        self.control_operations = frozenset(
+            op.operation_id for op in spec.operations if op.control
+        )
+        missing = {op.operation_id for op in spec.operations} - set(self.handlers)
+        if missing:
+            raise SpecError(
+                f"{spec.path}: operations with no handler in mockauth: {', '.join(sorted(missing))}"
+            )
+        # Set by serve() on a non-loopback address, or by the admin_token setting.
+        self.admin_token: str | None = state.settings.admin_token
+        self.refused_operations: frozenset[str] = frozenset()
+        self.refusal = ""
+        self.errors: list[BaseException] = []  # bugs raised while serving, for check()
+        self._refused_origins: set[str] = set()
+        self._errors_lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        started = time.perf_counter()
+        request = Request(environ)
+        store = self.state.stores
+        store.begin()  # a shared store reads the clock, users and modes once per request
+        try:
+            if request.method == "OPTIONS":
+                # Before routing: a browser's preflight names no operation, only a path.
+                response = self.options(request)
+                if not request.path.startswith("/_mockauth"):
+                    error = response.headers.get("X-Mockauth-Error")
+                    self._journal(request, None, response.status_code, error, started)
+                response.headers.pop("X-Mockauth-Error", None)
+                return response(environ, start_response)
+            call, response = self.dispatch(request, started)
+            if call is None or call.operation not in self.control_operations:
+                error = response.headers.get("X-Mockauth-Error")
+                self._journal(request, call, response.status_code, error, started)
+        finally:
+            store.end()
+        response.headers.pop("X-Mockauth-Error", None)
+        self.cors(request, response)
+        return response(environ, start_response)
+
+    @property
+    def url_map(self) -> Map:
+        if self._url_map is None:
+            self._url_map = self.spec.url_map()  # two threads may both build it: same map
+        return self._url_map
+
+    def refuse_state_changes(self, description: str) -> None:
+        """Answer 409 ``per_worker_state`` to every control-API call that changes state.
+
+        For several worker processes: such a call would reach one worker of many and
+        leave the others as they were. Reads, issuing and decoding tokens still answer.
+        """
+        self.refused_operations = frozenset(
+            op.operation_id for op in self.spec.operations
+            if op.control and op.method not in ("GET", "HEAD")
+            and op.operation_id not in STATELESS_CONTROL
+        )
+        self.refusal = description
+
+    def cors(self, request: Request, response: Response) -> None:
+        """CORS headers on any answer to an allowed browser origin; none for the others."""
+        origin = request.headers.get("Origin")
+        if origin is None:
+            return
+        if _cors.allowed(origin, self.settings.cors_origins):
+            _cors.add_headers(response.headers, origin)
+        else:
+            self._refused(origin)
+
+    def options(self, request: Request) -> Response:
+        """OPTIONS on any route: 204 with Allow, and a CORS preflight answer for an
+        allowed origin; a preflight from any other origin is refused with 403."""
+        adapter = self.url_map.bind_to_environ(request.environ)
+        # The routes accept a missing trailing slash for GET and the like; OPTIONS too.
+        found = adapter.allowed_methods() or adapter.allowed_methods(request.path.rstrip("/") + "/")
+        methods = sorted({*found, "OPTIONS"})
+        if methods == ["OPTIONS"]:
+            return _tagged(ApiError(
+                404, "not_found", f"There is no {request.path} on this server."
+            ).response(), "not_found")
+        response = Response(status=204, headers=[("Allow", ", ".join(methods))])
+        del response.headers["Content-Type"]  # a 204 has no body to describe
+        origin = request.headers.get("Origin")
+        if origin is None:
+            return response
+        if not _cors.allowed(origin, self.settings.cors_origins):
+            self._refused(origin)
+            if request.headers.get("Access-Control-Request-Method") is None:
+                return response
+            return _tagged(ApiError(
+                403, "origin_not_allowed",
+                f"The origin {origin} may not call this server from a browser; start mockauth "
+                f"with --cors-origins {origin} (allowed now: "
+                f"{', '.join(self.settings.cors_origins) or 'none'}).",
+                [("Allow", ", ".join(methods))],
+            ).response(), "origin_not_allowed")
+        if request.headers.get("Access-Control-Request-Method") is None:
+            _cors.add_headers(response.headers, origin)
+        else:
+            _cors.preflight_headers(
+                response.headers, origin, methods,
+                request.headers.get("Access-Control-Request-Headers"),
+                request.headers.get("Access-Control-Request-Private-Network") == "true",
+            )
+        return response
+
+    def _refused(self, origin: str) -> None:
+        # One line per origin: enough to explain a browser's CORS error, not a flood.
+        if origin not in self._refused_origins:
+            self._refused_origins.add(origin)
+            self.log(
+                f"refused the browser origin {origin} (not in cors_origins); "
+                f"allow it with --cors-origins {origin}"
+            )
+
+    def dispatch(self, request: Request, started: float) -> tuple[Call | None, Response]:
+        environ = request.environ
+        static = self.static_routes.get((environ["REQUEST_METHOD"], environ.get("PATH_INFO")))
+        if static is not None:
+            return self._dispatch_call(request, Call(request, static, {}), started)
+        from werkzeug.routing import RequestRedirect
+
+        adapter = self.url_map.bind_to_environ(environ)
+        try:
+            operation, args = adapter.match()
+        except MethodNotAllowed as error:
+            allowed = ", ".join(sorted(error.valid_methods or ()))
+            return None, _tagged(ApiError(
+                405, "method_not_allowed",
+                f"{request.method} is not allowed on {request.path}; allowed: {allowed}.",
+                [("Allow", allowed)],
+            ).response(), "method_not_allowed")
+        except (NotFound, RequestRedirect):
+            return None, _tagged(ApiError(
+                404, "not_found", f"There is no {request.path} on this server."
+            ).response(), "not_found")
+        return self._dispatch_call(request, Call(request, str(operation), dict(args)), started)
+
+    def _dispatch_call(
+        self, request: Request, call: Call, started: float
+    ) -> tuple[Call, Response]:
+        # Here, not in dispatch(): static routes (most of the control API) skip the matcher.
+        if self.admin_token is not None and call.operation in self.control_operations:
+            refusal = admin_gate(request, self.admin_token)
+            if refusal is not None:
+                return call, refusal
+        try:
+            response = self.handle(call)
+        except ApiError as error:
+            response = _tagged(error.response(), error.error)
+        except StoreUnavailable as error:
+            # Redis is down: an answer clients know how to retry, not a bug (the store
+            # logs the outage once).
+            response = _tagged(ApiError(
+                503, "temporarily_unavailable", str(error), [("Retry-After", "1")]
+            ).response(), "temporarily_unavailable")
+        except Disconnected:
+            self._journal(request, call, 0, "disconnect", started)
+            raise
+        except Exception as error:  # a bug: answer JSON, and keep it for check()
+            with self._errors_lock:
+                self.errors.append(error)
+            report = f"error: {call.operation}: {error!r}\n{traceback.format_exc()}"
+            self.log(_scrub(report, call))
+            response = _tagged(ApiError(
+                500, "server_error",
+                f"mockauth failed on {request.method} {request.path}: {type(error).__name__}. "
+                "This is a bug in mockauth, not a mode; please report it.",
+            ).response(), "server_error")
+        return call, response
+
+    def handle(self, call: Call) -> Response:
+        handler = self.handlers[call.operation]
+        if call.operation not in API_OPERATIONS:
+            if call.operation in self.refused_operations:
+                raise ApiError(409, "per_worker_state", self.refusal)
+            return handler(self, call)
+        subject = self.subjects.get(call.operation)
+        if subject is not None:
+            call.user = subject(self, call)
+        header = call.request.headers.get("X-Mockauth-Mode") if self.settings.mode_header else None
+        try:
+            requested = _modes.parse_header(header) if header else []
+        except ModeError as error:
+            raise bad_request(f"X-Mockauth-Mode: {error}") from None
+        call.selection = self.state.modes.select(call.operation, call.user, requested)
+        if call.selection.delay is not None:
+            time.sleep(call.selection.delay.options["delay"])
+        failure = call.selection.failure
+        if failure is None:
+            return handler(self, call)
+        return self.fail(call, failure, handler)
+
+    def fail(self, call: Call, applied: Applied, handler: Handler) -> Response:
+        """Answer as the failing mode says."""
+        mode = applied.mode
+        if mode.effect == "disconnect":
+            environ = call.request.environ
+            sock = environ.get("werkzeug.socket") or environ.get("gunicorn.socket")
+            if isinstance(sock, socket.socket):
+                # A live server: close the connection under its feet; Werkzeug and
+                # gunicorn take the ConnectionError below as a client that went away.
+                sock.shutdown(socket.SHUT_RDWR)
+            raise Disconnected(
+                f"mockauth closed the connection without a response (disconnect mode, {call.operation})"
+            )
+        if mode.effect == "expire" and call.operation == "login":
+            return handler(self, call)  # login sees call.selection and issues expired tokens
+        if mode.effect in ("error", "expire"):
+            assert mode.error is not None
+            headers = applied.headers()
+            if call.operation in BEARER_OPERATIONS and mode.status == 401:
+                headers.append(www_authenticate(mode.error, mode.error_description))
+            raise ApiError(mode.status, mode.error, mode.error_description, headers)
+        try:
+            response = handler(self, call)
+        except ApiError as error:
+            response = error.response()
+        if mode.effect == "incomplete":
+            body = response.get_json(silent=True) if response.status_code == 200 else None
+            body = body if isinstance(body, dict) else {"token_type": "bearer"}
+            body.pop("access_token", None)
+            return json_response(body, 200, _without_length(response.headers))
+        # malformed: the start of a real answer, cut off mid-way.
+        data = response.get_data() or _MALFORMED_TAIL
+        cut = data[: max(1, len(data) // 2)]
+        return Response(cut, 200, _without_length(response.headers), content_type="application/json")
+
+    def _journal(self, request: Request, call: Call | None, status: int, error: str | None, started: float) -> None:
+        with contextlib.suppress(StoreUnavailable):  # the journal lives in the store that is down
+            self.state.journal.record(
+                time=self.state.clock.now(),
+                method=request.method,
+                path=request.path,
+                operation=call.operation if call else None,
+                status=status,
+                user=call.user if call else None,
+                modes=(
+                    tuple(call.selection.names)
+                    if call and call.selection is not _modes.NOTHING else ()
+                ),
+                error=error,
+                params=redact(call.params) if call else {},
+                duration_ms=round((time.perf_counter() - started) * 1000, 3),
+            )
+
+
+def _scrub(text: str, call: Call) -> str:
+    """`text` without the passwords and tokens the request carried (for the error log)."""
+    values = [v for k, v in call.params.items() if k in SECRET_FIELDS and isinstance(v, str)]
+    for header in ("Authorization", "X-Mockauth-Admin-Token"):
+        values.append(call.request.headers.get(header) or "")
+    for value in sorted(filter(None, values), key=len, reverse=True):
+        for form in {value, quote(value), quote_plus(value)}:
+            text = text.replace(form, REDACTED)
+    return text
+
+
+def _tagged(response: Response, error: str) -> Response:
+    response.headers["X-Mockauth-Error"] = error
+    return response
+
+
+def _without_length(headers: Any) -> list[tuple[str, str]]:
+    return [(k, v) for k, v in headers.items() if k.lower() not in ("content-length", "content-type")]

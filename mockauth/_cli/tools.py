@@ -1,0 +1,47 @@
+"""``mockauth token`` and ``mockauth check``: a token for a fixture user, fixtures validated."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from .._fixtures import load_fixtures
+from .common import UsageError, add_settings, load
+
+
+def add_parsers(commands: Any) -> None:
+    token = commands.add_parser("token", help="print a valid access token for a fixture user")
+    token.add_argument("user", help="username or email")
+    token.add_argument("--fixtures", metavar="PATH", help="fixture file or folder (default: the bundled fixtures)")
+    token.add_argument("--spec", metavar="PATH", help=argparse.SUPPRESS)
+    token.add_argument("--expires-in", type=int, metavar="SECONDS", help="lifetime; negative for an expired token")
+    add_settings(token)
+    token.set_defaults(run=run_token)
+
+    check = commands.add_parser("check", help="validate fixture files")
+    check.add_argument("path", nargs="+", help="fixture file or folder")
+    check.set_defaults(run=run_check)
+
+
+def run_token(args: argparse.Namespace) -> int:
+    auth = load(args)
+    user = auth.find_user(args.user)
+    if user is None:
+        raise UsageError(f"user {args.user!r}: not in the fixtures (users: {', '.join(auth.users)})")
+    if auth.settings.algorithm != "HS256" and not auth.settings.key_file:
+        print(
+            "mockauth: warning: no --key-file, so this token is signed with a key made for this "
+            "command alone and no server will accept it",
+            file=sys.stderr,
+        )
+    print(auth.issue_token(user.username, expires_in=args.expires_in))
+    return 0
+
+
+def run_check(args: argparse.Namespace) -> int:
+    for path in args.path:
+        fixtures = load_fixtures(path)
+        names = ", ".join(user.username for user in fixtures.users)
+        print(f"{path}: ok, {len(fixtures.users)} users ({names})")
+    return 0

@@ -1,0 +1,53 @@
+"""``contract_test``: the contract as a parametrized pytest test in your own suite."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from .checks import AUTH_CHECK_NAMES, SCHEMA
+from .results import PASSED, PASSWORD_VARIABLE, SKIPPED, URL_VARIABLE, USERNAME_VARIABLE
+from .runner import Contract
+
+
+def contract_test(
+    url: str | None = None,
+    *,
+    username: str | None = None,
+    password: str | None = None,
+    **options: Any,
+) -> Callable[..., None]:
+    """A pytest test, one case per contract check, to keep the contract in your own CI.
+
+    ``url``, ``username`` and ``password`` default to the environment variables
+    ``MOCKAUTH_CONTRACT_URL``, ``MOCKAUTH_CONTRACT_USERNAME``, ``MOCKAUTH_CONTRACT_PASSWORD``
+    (read when the test runs; without them it is skipped); other keywords are
+    ``Contract``'s. Assign the result to a ``test_`` name in a test module::
+
+        from mockauth import contract_test
+        test_auth_contract = contract_test("https://auth.staging.example.com",
+                                           username="ci@example.com", max_examples=50)
+    """
+    import pytest
+
+    def test_contract(check: str) -> None:
+        target = url or os.environ.get(URL_VARIABLE)
+        user = username or os.environ.get(USERNAME_VARIABLE)
+        secret = password or os.environ.get(PASSWORD_VARIABLE)
+        for value, variable in (
+            (target, URL_VARIABLE),
+            (user, USERNAME_VARIABLE),
+            (secret, PASSWORD_VARIABLE),
+        ):
+            if not value:
+                pytest.skip(f"no contract target: set {variable}")
+        assert target is not None and user is not None and secret is not None  # noqa: PT018
+        report = Contract(target, username=user, password=secret, **options).run(only=[check])
+        if report.failed:
+            pytest.fail(report.render(), pytrace=False)
+        reasons = {r.reason for r in report.results if r.status == SKIPPED}
+        if reasons and not any(r.status == PASSED for r in report.results):
+            pytest.skip(f"{check}: " + "; ".join(sorted(reasons)))
+
+    return pytest.mark.parametrize("check", [*AUTH_CHECK_NAMES, SCHEMA])(test_contract)

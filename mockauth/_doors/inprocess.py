@@ -1,0 +1,157 @@
+"""The in-process doors: ``responses`` for ``requests``, a transport for httpx, and the
+one WSGI call they share. No socket is opened."""
+
+from __future__ import annotations
+
+import io
+import re
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
+
+from .._errors import Disconnected
+
+if TYPE_CHECKING:
+    import httpx
+
+WSGIApp = Callable[..., Any]
+
+
+def _strip_hop_headers(headers: Any) -> dict[str, str]:
+    # A body handed to Werkzeug whole must not claim to be chunked.
+    return {k: v for k, v in headers.items() if k.lower() not in ("transfer-encoding", "content-length")}
+
+
+def _body_bytes(body: Any) -> bytes:
+    if body is None:
+        return b""
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    if isinstance(body, (bytes, bytearray)):
+        return bytes(body)
+    if hasattr(body, "read"):
+        return bytes(body.read())
+    return b"".join(bytes(chunk) if not isinstance(chunk, str) else chunk.encode() for chunk in body)
+
+
+def wsgi_environ(method: str, url: str, headers: Any, body: bytes) -> dict[str, Any]:
+    """The WSGI environ of one request, as Werkzeug's EnvironBuilder makes it, built
+    directly: the in-process doors pay for this on every call, and the builder costs
+    more than the app's own routing."""
+    parts = urlsplit(url)
+    scheme = parts.scheme or "http"
+    path = unquote(parts.path or "/").encode().decode("latin1")
+    raw_uri = (parts.path or "/") + ("?" + parts.query if parts.query else "")
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": method.upper(),
+        "SCRIPT_NAME": "",
+        "PATH_INFO": path,
+        "QUERY_STRING": parts.query.encode().decode("latin1"),
+        "REQUEST_URI": raw_uri.encode().decode("latin1"),
+        "RAW_URI": raw_uri.encode().decode("latin1"),
+        "SERVER_NAME": parts.hostname or "localhost",
+        "SERVER_PORT": str(parts.port or (443 if scheme == "https" else 80)),
+        "HTTP_HOST": parts.netloc or "localhost",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": scheme,
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+    }
+    for key, value in _strip_hop_headers(headers).items():
+        name = key.upper().replace("-", "_")
+        environ[name if name == "CONTENT_TYPE" else "HTTP_" + name] = value
+    return environ
+
+
+def call_app(
+    app: WSGIApp, method: str, url: str, headers: Any, body: bytes
+) -> tuple[int, list[tuple[str, str]], bytes]:
+    """Run one request through the app in-process: (status, headers, body)."""
+    started: list[Any] = []
+
+    def start_response(status: str, response_headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        started[:] = [status, response_headers]
+        return started.append  # the WSGI write() callable; the app never uses it
+
+    app_iter = app(wsgi_environ(method, url, headers, body), start_response)
+    try:
+        data = b"".join(app_iter)
+    finally:
+        close = getattr(app_iter, "close", None)
+        if close is not None:
+            close()
+    status, response_headers = started[0], started[1]
+    return int(status.split(None, 1)[0]), list(response_headers), data
+
+
+class Interceptor:
+    """``responses`` answering every ``requests`` call to `base_url` in-process.
+
+    Other URLs reach the network when `passthrough` (default) and raise
+    ``requests.ConnectionError`` otherwise. Use it as a context manager.
+    """
+
+    METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+
+    def __init__(self, app: WSGIApp, base_url: str, *, passthrough: bool = True) -> None:
+        import responses
+
+        self.app = app
+        self.base_url = base_url.rstrip("/")
+        self.mock = responses.RequestsMock(assert_all_requests_are_fired=False)
+        pattern = re.compile(re.escape(self.base_url) + r"(/.*)?(\?.*)?$")
+        for method in self.METHODS:
+            self.mock.add_callback(method, pattern, callback=self._answer, content_type=None)  # type: ignore[arg-type]
+        if passthrough:
+            self.mock.add_passthru(re.compile(r"(?!" + re.escape(self.base_url) + r")"))
+
+    def _answer(self, request: Any) -> tuple[int, list[tuple[str, str]], bytes]:
+        import requests
+
+        try:
+            return call_app(self.app, request.method, request.url, request.headers, _body_bytes(request.body))
+        except Disconnected as error:
+            raise requests.ConnectionError(str(error), request=request) from error
+
+    def __enter__(self) -> Interceptor:
+        self.mock.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.mock.stop()
+        self.mock.reset()
+
+    @property
+    def url(self) -> str:
+        """The base URL answered in-process (the same as ``base_url``)."""
+        return self.base_url
+
+    @property
+    def calls(self) -> Any:
+        return self.mock.calls
+
+
+def httpx_transport(app: WSGIApp) -> httpx.BaseTransport:
+    """An httpx transport answering in-process; ``disconnect`` raises httpx.RemoteProtocolError
+    as a real server hanging up would."""
+    import httpx
+
+    class Transport(httpx.BaseTransport):
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            try:
+                status, headers, body = call_app(
+                    app, request.method, str(request.url), request.headers, request.read()
+                )
+            except Disconnected as error:
+                raise httpx.RemoteProtocolError(
+                    "Server disconnected without sending a response.", request=request
+                ) from error
+            return httpx.Response(status, headers=headers, content=body, request=request)
+
+    return Transport()

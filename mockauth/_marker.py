@@ -1,0 +1,131 @@
+"""The marker ``@pytest.mark.mockauth(...)``: what one test asks of its mock, checked at
+collection and applied after the reset."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ._errors import ConfigError
+from ._fixtures import User, user_from_mapping
+from ._modes import arming_from_spec
+from ._settings import Settings
+from ._spec import load_spec
+from ._values import is_number
+
+if TYPE_CHECKING:
+    from ._mock import MockAuth
+
+# Keywords of the marker that are not settings; each is a name of the Python API:
+# MockAuth(users=..., spec=...), MockAuth.fail(mode, ...), MockAuth.clock.
+MARKER_KEYWORDS = ("clock", "mode", "spec", "users")
+CLOCK_ACTIONS = ("advance", "freeze", "set")
+
+
+def marker_keywords() -> tuple[str, ...]:
+    """Every keyword ``@pytest.mark.mockauth(...)`` accepts, sorted."""
+    return tuple(sorted((*MARKER_KEYWORDS, *Settings.names())))
+
+
+def _skip_reason(what: str, target: str) -> str:
+    return (
+        f"needs mock-only control ({what}); --mockauth-target {target} is a real "
+        "deployment, which mockauth cannot arm modes on, move the clock of, read the "
+        "journal of or add users to"
+    )
+
+
+# -- per-test configuration (the marker) ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class MarkerConfig:
+    """What ``@pytest.mark.mockauth(...)`` asks of one test, checked at collection."""
+
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    spec: Path | None = None
+    users: tuple[User, ...] | None = None
+    modes: tuple[str, ...] = ()
+    clock: Mapping[str, float | bool] = field(default_factory=dict)
+
+    def apply(self, auth: MockAuth) -> None:
+        """Users, modes and clock on a freshly reset mock."""
+        if self.users is not None:
+            for username in list(auth.users):
+                auth.remove_user(username)
+            for user in self.users:
+                auth.add_user(user)
+        for mode in self.modes:
+            auth.fail(mode, source="marker")
+        clock = self.clock
+        if clock.get("freeze"):
+            auth.clock.freeze(float(clock["set"]) if "set" in clock else None)
+        elif "set" in clock:
+            auth.clock.set(float(clock["set"]))
+        if "advance" in clock:
+            auth.clock.advance(float(clock["advance"]))
+
+
+NO_CONFIG = MarkerConfig()
+
+
+def parse_marker(kwargs: Mapping[str, Any], base: Path) -> MarkerConfig:
+    """Check the marker's keywords and values; raises ConfigError naming the bad one."""
+    known = marker_keywords()
+    for name in kwargs:
+        if name not in known:
+            raise ConfigError(f"unknown keyword {name!r} (keywords: {', '.join(known)})")
+    settings = {k: v for k, v in kwargs.items() if k in Settings.names()}
+    Settings().replace(**settings)  # types and ranges, as MockAuth(...) would check them
+    spec = None
+    if kwargs.get("spec") is not None:
+        spec = (base / Path(kwargs["spec"])).resolve()
+        load_spec(spec)
+    users = None
+    if "users" in kwargs:
+        given = kwargs["users"]
+        if isinstance(given, (str, bytes, Mapping)) or not isinstance(given, Iterable):
+            raise ConfigError(f"users: expected a list of User objects or mappings, got {given!r}")
+        users = tuple(u if isinstance(u, User) else _user(u) for u in given)
+    modes = kwargs.get("mode") or ()
+    if isinstance(modes, str):
+        modes = (modes,)
+    if not isinstance(modes, (list, tuple)) or not all(isinstance(m, str) for m in modes):
+        raise ConfigError(
+            f"mode: expected a mode like 'rate_limited:operation=login:times=2' or a list "
+            f"of them, got {kwargs.get('mode')!r}"
+        )
+    for mode in modes:
+        arming_from_spec(mode)  # checks the name, the scope and the options
+    return MarkerConfig(settings, spec, users, tuple(modes), _clock(kwargs.get("clock")))
+
+
+def _user(entry: Any) -> User:
+    try:
+        return user_from_mapping(entry)
+    except ConfigError as error:
+        raise ConfigError(f"users: {error}") from None
+
+
+def _clock(value: Any) -> dict[str, float | bool]:
+    """``clock=1700000000`` freezes time there; ``clock={"advance": 901}``,
+    ``{"set": t}`` and ``{"freeze": True}`` (combinable) move it as ``auth.clock`` does."""
+    if value is None:
+        return {}
+    if is_number(value):
+        return {"set": float(value), "freeze": True}
+    if not isinstance(value, Mapping):
+        raise ConfigError(
+            f"clock: expected a Unix time or a mapping of {', '.join(CLOCK_ACTIONS)}, got {value!r}"
+        )
+    for key, item in value.items():
+        if key not in CLOCK_ACTIONS:
+            actions = ", ".join(CLOCK_ACTIONS)
+            raise ConfigError(f"clock: unknown action {key!r} (actions: {actions})")
+        if key == "freeze" and not isinstance(item, bool):
+            raise ConfigError(f"clock: freeze must be true or false, got {item!r}")
+        if key != "freeze" and not is_number(item):
+            raise ConfigError(f"clock: {key} must be a number of seconds, got {item!r}")
+    return dict(value)

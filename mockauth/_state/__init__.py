@@ -1,0 +1,57 @@
+"""The mock's state: clock, users, armed modes, tokens and journal, over its stores.
+
+``State`` is what the app is given: everything a request may read or change, and no
+knowledge of how the mock is served or which object built it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from .._fixtures import User
+from .._settings import Settings
+from .board import ModeBoard
+from .clock import Clock
+from .journal import Journal
+from .stores import Stores
+from .tokens import Tokens
+from .users import Users
+
+
+class State:
+    """One mock's state, built over `stores` (which ``MockAuth`` opened)."""
+
+    def __init__(self, settings: Settings, stores: Stores, fixture_users: Iterable[User] = ()) -> None:
+        self.settings = settings
+        self.stores = stores
+        self.clock = Clock(stores.clock)
+        self.modes = ModeBoard(stores.modes)
+        self.users = Users(stores.users, self.modes, fixture_users)
+        self.tokens = Tokens(settings, self.clock, stores.tokens)
+        self.journal = Journal(stores.journal)
+        # Why the last fixture reload failed, shown on the dashboard until it succeeds.
+        self.fixture_error: str | None = None
+
+    def issue_token(self, username: str, *, expires_in: int | None = None, **claims: Any) -> str:
+        """A signed access token for a known user, as login would issue it."""
+        token, _ = self.tokens.access_token(self.users.get(username), expires_in=expires_in, claims=claims)
+        return token
+
+    def reset(self) -> None:
+        """Back to the fixture state: users, no armed modes but the users' own, a running
+        wall clock, no tokens, an empty journal."""
+        self.users.reset()
+        self.clock.reset()
+        self.tokens.reset()
+        self.journal.clear()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "settings": self.settings.public(),
+            "users": [user.public() for user in self.users.all().values()],
+            "modes": [arming.as_dict() for arming in self.modes.armed()],
+            "clock": self.clock.as_dict(),
+            "journal_total": self.journal.total,
+            "fixture_error": self.fixture_error,
+        }

@@ -1,0 +1,92 @@
+"""The users the mock knows at run time: the fixture users, plus those added, changed or
+removed since, with the error mode a user carries kept armed alongside."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .._errors import ConfigError, UnknownUserError
+from .._fixtures import User, index_users, user_from_mapping
+from .board import ModeBoard
+from .stores import UserStore
+
+
+class Users:
+    """The user directory: look up by username or email, add, change, remove, reset."""
+
+    def __init__(self, store: UserStore, modes: ModeBoard, fixture_users: Iterable[User] = ()) -> None:
+        self._store = store
+        self._modes = modes
+        self.fixture_users = tuple(fixture_users)
+        self._lock = threading.Lock()
+        self._login_index: tuple[Mapping[str, User], dict[str, User]] = ({}, {})
+
+    def all(self) -> Mapping[str, User]:
+        """The users by username (fixture users and those added at run time)."""
+        return self._store.users()
+
+    def find(self, login: str) -> User | None:
+        """The user with this username or email."""
+        users = self._store.users()
+        indexed, index = self._login_index
+        if indexed is not users:  # the store hands out a new mapping whenever users change
+            index = index_users(users.values())
+            self._login_index = (users, index)
+        return index.get(login)
+
+    def get(self, username: str) -> User:
+        users = self._store.users()
+        try:
+            return users[username]
+        except KeyError:
+            raise UnknownUserError(f"no user {username!r} (users: {', '.join(users) or 'none'})") from None
+
+    def add(self, user: User) -> User:
+        """Add a user (or replace the one with its username) until the next reset."""
+        with self._lock:
+            self._store.put_user(user)
+            self._arm_mode(user)
+        return user
+
+    def update(self, username: str, **changes: Any) -> User:
+        with self._lock:
+            old = self.get(username)
+            values = {**old.public(), "password": old.password, **changes}
+            try:
+                user = user_from_mapping(values)
+            except ConfigError as error:
+                raise ConfigError(f"user {username!r}: {error}") from None
+            self._store.put_user(user)
+            self._modes.disarm_user_fixture(username)
+            self._arm_mode(user)
+        return user
+
+    def remove(self, username: str) -> None:
+        with self._lock:
+            self.get(username)
+            self._store.remove_user(username)
+            self._modes.disarm_user_fixture(username)
+
+    def replace_fixtures(self, users: Iterable[User]) -> None:
+        """Swap in new fixture users (hot reload); tokens, modes and clock are kept."""
+        with self._lock:
+            self.fixture_users = tuple(users)
+            for username in self.all():
+                self._modes.disarm_user_fixture(username)
+            self._store.replace_users(self.fixture_users)
+            for user in self.fixture_users:
+                self._arm_mode(user)
+
+    def reset(self) -> None:
+        """Back to the fixture users, with no armed modes but the users' own."""
+        with self._lock:
+            self._modes.disarm()
+            self._store.replace_users(self.fixture_users)
+            for user in self.fixture_users:
+                self._arm_mode(user)
+
+    def _arm_mode(self, user: User) -> None:
+        if user.mode:
+            self._modes.arm_spec(user.mode, user=user.username, source="fixture")
