@@ -85,7 +85,7 @@ def mockauth_serve(*args: str) -> Iterator[Served]:
                 raise AssertionError(
                     f"mockauth serve exited {process.returncode}:\n{served.output()}"
                 )
-            found = re.search(r"serving (http://\S+)", "".join(served.stdout))
+            found = re.search(r"serving (https?://\S+)", "".join(served.stdout))
             return found.group(1) if found else None
 
         served.url = wait_for(started, "mockauth serve to print its URL")
