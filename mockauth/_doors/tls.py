@@ -247,18 +247,22 @@ def _read(path: Path, what: str) -> bytes:
 def _load_key(path: Path, what: str = "mockauth's local CA key") -> CertificateIssuerPrivateKeyTypes:
     from cryptography.hazmat.primitives import serialization
 
+    data = _read(path, what)
     try:
-        key = serialization.load_pem_private_key(_read(path, what), password=None)
-    except (ValueError, TypeError) as error:
-        raise ConfigError(f"{what}: {path}: not an unencrypted PEM private key ({error})") from None
+        key = serialization.load_pem_private_key(data, password=None)
+    except TypeError:  # cryptography's word for a key that needs a password
+        raise ConfigError(f"{what}: {path}: the key is encrypted; mockauth needs it unencrypted") from None
+    except ValueError:
+        raise ConfigError(f"{what}: {path}: not an unencrypted PEM private key") from None
     return key  # type: ignore[return-value]
 
 
 def _load_certificates(path: Path, what: str) -> list[x509.Certificate]:
     from cryptography import x509
 
+    data = _read(path, what)
     try:
-        certificates = x509.load_pem_x509_certificates(_read(path, what))
+        certificates = x509.load_pem_x509_certificates(data)
     except ValueError:
         certificates = []
     if not certificates:
