@@ -225,3 +225,9 @@ def test_the_ca_bundle_under_a_real_deployment_is_the_public_one(pytester: pytes
         """
     )
     pytester.runpytest("--mockauth-target", "https://auth.example.test").assert_outcomes(passed=1)
+
+
+def test_help_lists_the_tls_option_and_ini_key(pytester: pytest.Pytester) -> None:
+    text = pytester.runpytest("--help").stdout.str()
+    assert "--mockauth-tls" in text
+    assert "mockauth_tls (bool)" in text

@@ -67,7 +67,10 @@ def data_dir() -> Path:
     override = os.environ.get(DATA_DIR_VARIABLE)
     if override:
         return Path(override).expanduser()
-    home = Path.home()
+    try:
+        home = Path.home()
+    except RuntimeError:  # no HOME and no entry in the password database
+        raise ConfigError(f"no home folder to keep mockauth's local CA in: set {DATA_DIR_VARIABLE}") from None
     if sys.platform == "win32":
         base = Path(os.environ.get("LOCALAPPDATA") or home / "AppData" / "Local")
     elif sys.platform == "darwin":
