@@ -70,9 +70,9 @@ async def test_requests_run_concurrently() -> None:
 
 @pytest.mark.anyio
 async def test_slow_mode_does_not_block_the_event_loop(auth: MockAuth) -> None:
-    """A task that needs the loop for a moment finishes while a 2-second `slow` login is
+    """A task that needs the loop for a moment finishes while a 1-second `slow` login is
     waiting: were the delay slept in the loop's thread, the login would come first."""
-    auth.fail("slow", operation="login", delay=2)
+    auth.fail("slow", operation="login", delay=1)
     order: list[str] = []
     async with client(auth) as http:
 
