@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 import signal
 import subprocess
@@ -14,6 +15,7 @@ from pathlib import Path
 import jwt
 import pytest
 import requests
+from conftest import rfc6238
 
 from mockauth import Settings, __version__
 from mockauth._cli import build_parser
@@ -100,6 +102,10 @@ def test_serve_from_any_directory_with_modes_and_settings(tmp_path: Path) -> Non
         (["serve", "--mode", "explode"], "--mode explode"),
         (["serve", "--mode", "slow:times=0"], "times"),
         (["token", "nobody@example.com"], "nobody@example.com"),
+        (["totp", "nobody@example.com"], "nobody@example.com"),
+        (["totp", "mfa@example.com", "--server", "http://127.0.0.1:9"], "--server http://127.0.0.1:9: no answer"),
+        (["serve", "--password-policy", "min_length=twelve"], "--password-policy"),
+        (["serve", "--password-policy", "colour=1"], "unknown rule 'colour'"),
         (["check", "/no/such/file.yaml"], "/no/such/file.yaml"),
         (["frobnicate"], "frobnicate"),
     ],
@@ -133,9 +139,36 @@ def test_token_prints_a_valid_token() -> None:
     assert claims["sub"] == "admin" and claims["exp"] < time.time()
 
 
+def test_totp_prints_the_code_from_the_fixtures_or_a_running_mock() -> None:
+    secret = base64.b32decode("JBSWY3DPEHPK3PXP")
+    before = rfc6238(secret, time.time())
+    result = run("totp", "mfa@example.com")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() in {before, rfc6238(secret, time.time())}  # a step may turn meanwhile
+    assert run("totp", "user@example.com").stdout.strip() == "123456"  # no mfa: the development code
+    with serving("--port", "0", "--mode", "mfa_required:user=user@example.com") as (process, url, _):
+        form = {"username": "user@example.com", "password": "secretpassword"}
+        challenge = requests.post(url + "/auth/login", data=form, timeout=10).json()
+        assert challenge["error"] == "mfa_required"
+        code = run("totp", "user@example.com", "--server", url).stdout.strip()
+        done = requests.post(url + "/auth/mfa", data={"mfa_token": challenge["mfa_token"], "code": code}, timeout=10)
+        assert done.status_code == 200
+        # --server reads the running mock's clock: a day ahead here, so another code.
+        requests.post(url + "/_mockauth/clock", json={"action": "freeze", "at": 1_900_000_000}, timeout=10)
+        remote = run("totp", "mfa@example.com", "--server", url)
+        assert remote.stdout.strip() == rfc6238(secret, 1_900_000_000), remote.stderr
+        form["username"] = "mfa@example.com"
+        challenge = requests.post(url + "/auth/login", data=form, timeout=10).json()
+        done = requests.post(url + "/auth/mfa", data={"mfa_token": challenge["mfa_token"], "code": remote.stdout.strip()}, timeout=10)
+        assert done.status_code == 200
+        unknown = run("totp", "nobody", "--server", url)
+        stop(process)
+    assert unknown.returncode == 2 and "'nobody': not on the mock at" in unknown.stderr
+
+
 def test_check_good_and_bad_files(tmp_path: Path) -> None:
     good = run("check", "fixtures")
-    assert good.returncode == 0 and "ok, 5 users" in good.stdout
+    assert good.returncode == 0 and "ok, 7 users" in good.stdout
     bad = tmp_path / "users.yaml"
     bad.write_text("users:\n  - username: ann\n    password: pw\n  - username: bob\n    claims: {}\n")
     result = run("check", str(bad))
