@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -164,6 +166,28 @@ def test_totp_prints_the_code_from_the_fixtures_or_a_running_mock() -> None:
         unknown = run("totp", "nobody", "--server", url)
         stop(process)
     assert unknown.returncode == 2 and "'nobody': not on the mock at" in unknown.stderr
+
+
+def test_the_readme_challenge_lines_work_as_pasted() -> None:
+    if not shutil.which("curl"):
+        if os.environ.get("CI"):
+            pytest.fail("curl is missing")
+        pytest.skip("no curl on PATH")
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("## Challenges: one-time codes and expired passwords", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```bash\n(.*?)```", section, re.S)
+    # What each block prints, in order, against a fresh `mockauth serve`.
+    expected = [('"error":"mfa_required"', 1), ('"access_token"', 1), ('"error":"password_expired"', 1),
+                ('"access_token"', 2), ('"access_token"', 1)]
+    assert len(blocks) == len(expected)
+    # As after `pip install`: the mockauth command on PATH, the shell the reader has.
+    env = {**os.environ, "PATH": f"{Path(MOCKAUTH).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    with serving("--port", "0") as (process, url, _):
+        for block, (words, count) in zip(blocks, expected):
+            script = "set -euo pipefail\n" + block.replace("http://127.0.0.1:8765", url)
+            done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60, env=env)
+            assert done.returncode == 0 and done.stdout.count(words) == count, (block, done.stdout, done.stderr)
+        stop(process)
 
 
 def test_check_good_and_bad_files(tmp_path: Path) -> None:
