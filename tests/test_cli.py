@@ -183,7 +183,7 @@ def test_the_readme_challenge_lines_work_as_pasted() -> None:
     # As after `pip install`: the mockauth command on PATH, the shell the reader has.
     env = {**os.environ, "PATH": f"{Path(MOCKAUTH).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     with serving("--port", "0") as (process, url, _):
-        for block, (words, count) in zip(blocks, expected):
+        for block, (words, count) in zip(blocks, expected, strict=True):
             script = "set -euo pipefail\n" + block.replace("http://127.0.0.1:8765", url)
             done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60, env=env)
             assert done.returncode == 0 and done.stdout.count(words) == count, (block, done.stdout, done.stderr)
