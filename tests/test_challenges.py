@@ -344,7 +344,7 @@ def test_challenge_modes_with_a_seeded_probability() -> None:
     assert first == statuses(3) and set(first) == {200, 403}
 
 
-def test_marker_and_serve_know_the_modes(pytester: pytest.Pytester) -> None:
+def test_the_marker_knows_the_modes_and_the_policy(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("""
         import pytest
 
