@@ -326,6 +326,16 @@ def test_password_expired_mode_takes_any_password_the_policy_allows(auth: MockAu
     assert login(client, USER, "a-fresh-password").status_code == 200
 
 
+def test_per_user_modes_know_whose_challenge_it_is(auth: MockAuth, client: Client) -> None:
+    auth.fail("account_locked", user=MFA_USER, operation="mfa")
+    auth.fail("rate_limited", user=EXPIRED_USER, operation="password")
+    assert_error(send_code(client, challenged(client)["mfa_token"], auth.totp(MFA_USER)), 403, "account_locked")
+    assert_error(send_password(client, challenged(client, EXPIRED_USER)["change_token"], "new-password"), 429, "rate_limited")
+    auth.fail("mfa_required", user=USER)  # another user's challenge step: no mode
+    assert send_code(client, challenged(client, USER)["mfa_token"], "123456").status_code == 200
+    assert [e.user for e in auth.journal.entries() if e.operation in ("mfa", "password")] == [MFA_USER, EXPIRED_USER, USER]
+
+
 def test_challenge_modes_by_header(client: Client) -> None:
     body = challenged(client, USER, headers={"X-Mockauth-Mode": "password_expired"})
     assert body["error"] == "password_expired"

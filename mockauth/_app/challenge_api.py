@@ -5,19 +5,20 @@ from __future__ import annotations
 
 from werkzeug.wrappers import Response
 
+from .._state.challenges import KINDS
 from .http import required_strings
 from .steps import login_step, read_body, signed_in
 from .wsgi import App, Call, Handler, Subject
 
 
 def _challenge_subject(app: App, call: Call) -> str | None:
-    """The user whose login the challenge token carries."""
-    body = read_body(app, call)
-    token = body.get("mfa_token" if call.operation == "mfa" else "change_token")
+    """The user whose login the challenge token carries (each operation is named after
+    the kind of challenge it answers)."""
+    token = read_body(app, call).get(KINDS[call.operation].token_field)
     return app.state.challenges.owner(token) if isinstance(token, str) else None
 
 
-SUBJECTS: dict[str, Subject] = {"mfa": _challenge_subject, "password": _challenge_subject}
+SUBJECTS: dict[str, Subject] = {operation: _challenge_subject for operation in KINDS}
 
 
 def mfa(app: App, call: Call) -> Response:
