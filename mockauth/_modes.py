@@ -15,8 +15,16 @@ from typing import Any
 from ._errors import ModeError
 from ._values import is_number, is_whole
 
-TOKEN_OPERATIONS = ("login", "refresh")
-API_OPERATIONS = ("login", "refresh", "me", "logout", "jwks", "openid_configuration", "health")
+TOKEN_OPERATIONS = ("login", "refresh", "mfa", "password")
+API_OPERATIONS = (
+    "login", "refresh", "me", "logout", "jwks", "openid_configuration", "health", "mfa", "password",
+)
+# The steps of a login: the password, then a one-time code or a new password when the
+# user is challenged. Each answers tokens, or the next challenge.
+LOGIN_OPERATIONS = ("login", "mfa", "password")
+# The one-time code a challenge made by the mfa_required mode accepts (besides the
+# user's own, when it has one), so any user can pass it.
+DEVELOPMENT_CODE = "123456"
 _EVERYWHERE = frozenset(API_OPERATIONS)
 
 
@@ -29,7 +37,9 @@ class Mode:
     delay: wait ``delay`` seconds first (combines with any other mode);
     malformed: 200 with a JSON content type and a body that is not JSON;
     incomplete: 200 with valid JSON that lacks ``access_token``;
-    disconnect: close the connection without an answer.
+    disconnect: close the connection without an answer;
+    challenge: a correct password answers 403 with a challenge (an mfa_token or a
+    change_token) instead of tokens.
     """
 
     name: str
@@ -63,23 +73,24 @@ MODES: dict[str, Mode] = {
             401, "invalid_credentials", "The username or password is incorrect.",
         ),
         Mode(
-            "expired_token", "expire", frozenset({"login", "refresh", "me", "logout"}),
-            "Login issues tokens that are already expired; token checks answer token_expired.",
+            "expired_token", "expire", frozenset({"login", "refresh", "me", "logout", "mfa", "password"}),
+            "Login (and its mfa and password steps) issues tokens that are already expired; "
+            "token checks answer token_expired.",
             401, "token_expired", "The token has expired.",
         ),
         Mode(
-            "invalid_token", "error", frozenset({"refresh", "me", "logout"}),
-            "Every token is refused as invalid (401 invalid_token).",
+            "invalid_token", "error", frozenset({"refresh", "me", "logout", "mfa", "password"}),
+            "Every token is refused as invalid (401 invalid_token), mfa_token and change_token too.",
             401, "invalid_token", "The token is invalid.",
         ),
         Mode(
-            "account_locked", "error", frozenset({"login", "refresh"}),
-            "Login and refresh answer 403: the account is locked.",
+            "account_locked", "error", frozenset({"login", "refresh", "mfa", "password"}),
+            "Login, refresh and the mfa and password steps answer 403: the account is locked.",
             403, "account_locked", "The account is locked.",
         ),
         Mode(
-            "account_disabled", "error", frozenset({"login", "refresh"}),
-            "Login and refresh answer 403: the account is disabled.",
+            "account_disabled", "error", frozenset({"login", "refresh", "mfa", "password"}),
+            "Login, refresh and the mfa and password steps answer 403: the account is disabled.",
             403, "account_disabled", "The account is disabled.",
         ),
         Mode(
@@ -115,6 +126,18 @@ MODES: dict[str, Mode] = {
         Mode(
             "disconnect", "disconnect", _EVERYWHERE,
             "The connection closes with no response at all.",
+        ),
+        Mode(
+            "mfa_required", "challenge", frozenset({"login"}),
+            "A correct password answers 403 mfa_required with an mfa_token; POST /auth/mfa "
+            f"takes it with the code {DEVELOPMENT_CODE} (or the user's own).",
+            403, "mfa_required", "A one-time code is required to finish signing in.",
+        ),
+        Mode(
+            "password_expired", "challenge", frozenset({"login"}),
+            "A correct password answers 403 password_expired with a change_token; POST "
+            "/auth/password takes it with any new password the password_policy allows.",
+            403, "password_expired", "The password has expired; choose a new one.",
         ),
     ]
 }

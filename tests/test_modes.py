@@ -14,7 +14,7 @@ from conftest import PASSWORD, USER, assert_error, bearer, login
 from werkzeug.test import Client, TestResponse
 
 from mockauth import MODES, Disconnected, MockAuth, ModeError
-from mockauth._modes import API_OPERATIONS
+from mockauth._modes import API_OPERATIONS, LOGIN_OPERATIONS
 
 # Each test that uses `auth` runs on every store (see conftest.py).
 STORES = ("memory", "redis", "redis-pair")
@@ -30,6 +30,16 @@ def prepare(auth: MockAuth, client: Client, operation: str, username: str = USER
     if operation == "refresh":
         tokens = [login(client, username, password).get_json()["refresh_token"] for _ in range(4)]
         return lambda: client.post("/auth/refresh", data={"refresh_token": tokens.pop()})
+    if operation == "mfa":
+        # A fixed code: a TOTP code passes once a step, and these send up to three times.
+        auth.add_user({"username": "code@example.com", "password": "codepassword", "mfa": {"code": "654321"}})
+        tokens = [login(client, "code@example.com", "codepassword").get_json()["mfa_token"] for _ in range(4)]
+        return lambda: client.post("/auth/mfa", data={"mfa_token": tokens.pop(), "code": "654321"})
+    if operation == "password":
+        tokens = [login(client, "expired@example.com", "secretpassword").get_json()["change_token"] for _ in range(4)]
+        return lambda: client.post(
+            "/auth/password", data={"change_token": tokens.pop(), "new_password": f"new-password-{len(tokens)}"}
+        )
     token = auth.issue_token(username)
     paths = {
         "me": ("GET", "/auth/me"),
@@ -52,7 +62,7 @@ def assert_mode_answer(auth: MockAuth, client: Client, name: str, operation: str
         if mode.status == 401 and operation in ("me", "logout"):
             assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
     elif mode.effect == "expire":
-        if operation == "login":
+        if operation in LOGIN_OPERATIONS:
             body = response.get_json()
             assert response.status_code == 200 and body["expires_in"] < 0
             claims = jwt.decode(body["access_token"], options={"verify_signature": False})
@@ -68,6 +78,10 @@ def assert_mode_answer(auth: MockAuth, client: Client, name: str, operation: str
         body = response.get_json()
         assert response.status_code == 200 and isinstance(body, dict)
         assert "access_token" not in body
+    elif mode.effect == "challenge":
+        body = assert_error(response, 403, mode.error or "")
+        assert isinstance(body["mfa_token" if mode.error == "mfa_required" else "change_token"], str)
+        assert response.headers["Cache-Control"] == "no-store"
     elif mode.effect == "delay":
         assert response.status_code in (200, 204)
         entry = auth.journal.entries()[-1]

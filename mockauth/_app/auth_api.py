@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response
 
 from .._state.tokens import TokenError, unverified_subject
 from .http import ApiError, bearer_token, json_response, required_strings, www_authenticate
-from .steps import bearer_claims, check_account, read_body, token_answer
+from .steps import bearer_claims, check_account, read_body, signed_in, token_answer
 from .wsgi import App, Call, Handler, Subject
 
 # Compared against when the username is unknown, so both answers take the same time.
@@ -63,8 +63,8 @@ def login(app: App, call: Call) -> Response:
         raise ApiError(401, "invalid_credentials", "The username or password is incorrect.")
     check_account(user)
     failure = call.selection.failure
-    expired = failure is not None and failure.mode.effect == "expire"
-    return token_answer(app.state.tokens.token_response(user, expired=expired))
+    challenge = failure.mode.name if failure is not None and failure.mode.effect == "challenge" else None
+    return signed_in(app, call, app.state.challenges.start(user, challenge))
 
 
 def refresh(app: App, call: Call) -> Response:

@@ -22,7 +22,7 @@ from werkzeug.wrappers import Request, Response
 
 from .. import _modes
 from .._errors import Disconnected, ModeError, SpecError, StoreUnavailable
-from .._modes import API_OPERATIONS, Applied, Selection
+from .._modes import API_OPERATIONS, LOGIN_OPERATIONS, Applied, Selection
 from .._spec import Spec
 from .._state import State
 from .._state.journal import REDACTED, SECRET_FIELDS, redact
@@ -289,8 +289,9 @@ class App:
             raise Disconnected(
                 f"mockauth closed the connection without a response (disconnect mode, {call.operation})"
             )
-        if mode.effect == "expire" and call.operation == "login":
-            return handler(self, call)  # login sees call.selection and issues expired tokens
+        if mode.effect == "challenge" or (mode.effect == "expire" and call.operation in LOGIN_OPERATIONS):
+            # The login step sees call.selection: it challenges, or issues expired tokens.
+            return handler(self, call)
         if mode.effect in ("error", "expire"):
             assert mode.error is not None
             headers = applied.headers()

@@ -1,4 +1,5 @@
-"""The mock's state: clock, users, armed modes, tokens and journal, over its stores.
+"""The mock's state: clock, users, armed modes, tokens, login challenges and journal,
+over its stores.
 
 ``State`` is what the app is given: everything a request may read or change, and no
 knowledge of how the mock is served or which object built it.
@@ -12,6 +13,7 @@ from typing import Any
 from .._fixtures import User
 from .._settings import Settings
 from .board import ModeBoard
+from .challenges import Challenges
 from .clock import Clock
 from .journal import Journal
 from .stores import Stores
@@ -29,6 +31,7 @@ class State:
         self.modes = ModeBoard(stores.modes)
         self.users = Users(stores.users, self.modes, fixture_users)
         self.tokens = Tokens(settings, self.clock, stores.tokens)
+        self.challenges = Challenges(settings, self.clock, self.users, stores.challenges)
         self.journal = Journal(stores.journal)
         # Why the last fixture reload failed, shown on the dashboard until it succeeds.
         self.fixture_error: str | None = None
@@ -40,10 +43,11 @@ class State:
 
     def reset(self) -> None:
         """Back to the fixture state: users, no armed modes but the users' own, a running
-        wall clock, no tokens, an empty journal."""
+        wall clock, no tokens or challenges, an empty journal."""
         self.users.reset()
         self.clock.reset()
         self.tokens.reset()
+        self.challenges.reset()
         self.journal.clear()
 
     def as_dict(self) -> dict[str, Any]:

@@ -10,7 +10,10 @@ from .._errors import MockAuthError
 from .stores import JournalStore
 
 # Request fields whose values never reach the journal.
-SECRET_FIELDS = frozenset({"password", "refresh_token", "access_token", "token", "client_secret"})
+SECRET_FIELDS = frozenset({
+    "password", "refresh_token", "access_token", "token", "client_secret",
+    "code", "mfa_token", "change_token", "new_password",
+})
 REDACTED = "[redacted]"
 
 

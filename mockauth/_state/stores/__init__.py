@@ -1,7 +1,7 @@
 """Where the mock keeps what changes while it runs: in this process, or in Redis.
 
 One store per concern, each a small interface with its memory and Redis implementations
-side by side (``clock``, ``users``, ``modes``, ``tokens``, ``journal``). Keys and
+side by side (``clock``, ``users``, ``modes``, ``tokens``, ``journal``, ``challenges``). Keys and
 fixtures are not stored: every process loads the same ones (a generated RS256/ES256 key
 is the exception, shared through the token store).
 
@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..._settings import Settings
+from .challenges import ChallengeStore, MemoryChallengeStore, RedisChallengeStore
 from .clock import ClockStore, MemoryClockStore, RedisClockStore
 from .journal import JournalStore, MemoryJournalStore, RedisJournalStore
 from .modes import MemoryModeStore, ModeStore, RedisModeStore
@@ -37,6 +38,7 @@ class Stores:
     modes: ModeStore
     tokens: TokenStore
     journal: JournalStore
+    challenges: ChallengeStore
     connection: RedisConnection | None = None
 
     @property
@@ -77,7 +79,7 @@ class Stores:
 def memory_stores(journal_size: int = 1000) -> Stores:
     return Stores(
         MemoryClockStore(), MemoryUserStore(), MemoryModeStore(), MemoryTokenStore(),
-        MemoryJournalStore(journal_size),
+        MemoryJournalStore(journal_size), MemoryChallengeStore(),
     )
 
 
@@ -88,11 +90,13 @@ def open_stores(settings: Settings, log: Callable[[str], None] = lambda message:
     connection = RedisConnection(settings.state, settings.state_namespace, log=log)
     return Stores(
         RedisClockStore(connection), RedisUserStore(connection), RedisModeStore(connection),
-        RedisTokenStore(connection), RedisJournalStore(connection, settings.journal_size), connection,
+        RedisTokenStore(connection), RedisJournalStore(connection, settings.journal_size),
+        RedisChallengeStore(connection), connection,
     )
 
 
 __all__ = [
+    "ChallengeStore",
     "ClockStore",
     "JournalStore",
     "ModeStore",

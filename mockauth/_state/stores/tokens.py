@@ -212,13 +212,4 @@ class RedisTokenStore(TokenStore):
 
     @guarded
     def clear(self) -> None:
-        redis = self.connection.redis
-        for pattern in ("refresh:*", "revoked:*"):
-            batch: list[str] = []
-            for key in redis.scan_iter(match=self._key(pattern), count=1000):
-                batch.append(key)
-                if len(batch) >= 1000:
-                    redis.unlink(*batch)
-                    batch = []
-            if batch:
-                redis.unlink(*batch)
+        self.connection.unlink_matching("refresh:*", "revoked:*")

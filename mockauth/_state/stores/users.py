@@ -111,4 +111,4 @@ class RedisUserStore(UserStore):
 
 
 def _user_json(user: User) -> str:
-    return json.dumps({**user.public(), "password": user.password})
+    return json.dumps(user.record())
