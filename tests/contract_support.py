@@ -32,8 +32,9 @@ def table_rows(stdout: str) -> dict[str, tuple[str, str]]:
     return rows
 
 
-def failed(stdout: str) -> set[str]:
-    return {name for name, (status, _) in table_rows(stdout).items() if status == "FAILED"}
+def failed(stdout: str) -> list[str]:
+    """The failures the report details, in its order (each once, if the report is right)."""
+    return [line[len("FAILED "):].split(":", 1)[0] for line in stdout.splitlines() if line.startswith("FAILED ")]
 
 
 def details(stdout: str, name: str) -> str:

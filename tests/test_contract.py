@@ -39,9 +39,13 @@ class TinyAuth:
     """A second, independent implementation of the auth API (not mockauth), with `bug`
     naming the one thing it gets wrong. It does not serve /openapi.yaml."""
 
-    def __init__(self, bug: str | None = None, lifetime: int = 900, paths: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, bug: str | None = None, lifetime: int = 900, paths: dict[str, str] | None = None,
+        token_type: str = "bearer",
+    ) -> None:
         self.bug = bug
         self.lifetime = lifetime
+        self.token_type = token_type
         self.routes = {path: op for op, path in (paths or PATHS).items()}
         self.refresh_tokens: dict[str, dict[str, Any]] = {}
         self.revoked: set[str] = set()  # jti and family ids
@@ -65,7 +69,7 @@ class TinyAuth:
         self.refresh_tokens[refresh] = {"user": user, "family": family, "used": False}
         body = {
             "access_token": jwt.encode(claims, SECRET, algorithm="HS256"),
-            "token_type": "mac" if self.bug == "token_type" else "bearer",
+            "token_type": "mac" if self.bug == "token_type" else self.token_type,
             "expires_in": self.lifetime,
             "refresh_token": refresh,
         }
@@ -181,7 +185,7 @@ def test_the_mock_passes_its_own_contract(tmp_path: Path) -> None:
     assert not auth.app.errors  # no request raised inside the mock
     rows = table_rows(result.stdout)
     assert set(rows) == {*AUTH_CHECK_NAMES, *SCHEMA_CHECKS}
-    assert failed(result.stdout) == set()
+    assert failed(result.stdout) == []
     for name, (status, text) in rows.items():
         assert status in ("PASSED", "SKIPPED"), name
         if status == "SKIPPED":  # a skip says why
@@ -221,10 +225,43 @@ def test_a_correct_server_that_does_not_serve_its_spec_passes_the_whole_contract
             "--expired-token", expired_token(), env={"MOCKAUTH_CONTRACT_PASSWORD": PASSWORD},
         )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert failed(result.stdout) == set()
+    assert failed(result.stdout) == []
     assert "/openapi.yaml" not in result.stdout
     assert "  health                 GET /health                          not offered (--operations)" in result.stdout
     assert "conforms: " in result.stdout
+
+
+def test_a_missing_endpoint_is_one_finding_at_the_top_not_a_cascade() -> None:
+    # TinyAuth without logout, held to the default operations (logout among them).
+    with Server(TinyAuth(paths={op: path for op, path in PATHS.items() if op != "logout"})) as server:
+        url = server.url
+        result = mockauth_cli(
+            "contract", url, "--username", USER, "--password", PASSWORD, *PATH_FLAGS, "--max-examples", "5",
+        )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert failed(result.stdout) == ["logout_offered"]  # nothing else fails for it
+    assert "  logout                 POST /v1/session/end                 NOT THERE" in result.stdout
+    assert details(result.stdout, "logout_offered").startswith(
+        "POST /v1/session/end answered 404 to a bare request: not offered? pass --operations without logout, "
+        "or --path logout=PATH if it lives elsewhere"
+    )
+    assert table_rows(result.stdout)["logout_revokes"] == ("SKIPPED", "needs logout, which is not there (see logout_offered)")
+    assert "/v1/session/end" not in result.stdout.split("\nFAILED logout_offered")[0].split("auth checks:")[1]
+    assert result.stdout.index("FAILED logout_offered") < result.stdout.index("does NOT conform")
+
+
+def test_a_host_that_answers_404_everywhere_proves_nothing_and_fails() -> None:
+    def nothing_here(environ: dict[str, Any], start_response: Any) -> Any:
+        body = '{"error": "not_found", "error_description": "Nothing here."}'
+        return Response(body, 404, content_type="application/json")(environ, start_response)
+
+    with Server(nothing_here) as server:
+        report = Contract(server.url, username=USER, password=PASSWORD).run()
+    assert sorted(r.name for r in report.failed) == ["login_offered", "logout_offered", "me_offered", "refresh_offered"]
+    assert not any(r.status == "passed" for r in report.results)  # no_user_enumeration, non_ascii_username included
+    assert report.result("no_user_enumeration").reason == "needs login, which is not there (see login_offered)"
+    assert report.result("not_a_server_error").reason == "no operation offered is there (see the *_offered findings)"
+    assert report.exit_code == 1
 
 
 # -- broken servers fail, each by the check named for its bug ------------------------------
@@ -262,7 +299,7 @@ def test_a_broken_server_at_its_own_paths_fails_the_check_named_for_its_bug(bug:
             env={"MOCKAUTH_CONTRACT_PASSWORD": PASSWORD},
         )
     assert result.returncode == 1, result.stdout + result.stderr
-    assert failed(result.stdout) == BUGS[bug], result.stdout
+    assert sorted(failed(result.stdout)) == sorted(BUGS[bug]), result.stdout
     for name in BUGS[bug]:
         # The details tell what was sent (at the server's own paths), what came back, and how to send it again.
         block = details(result.stdout, name)

@@ -82,7 +82,7 @@ def find(directory: Path, explicit: Path | None = None) -> FileSettings | None:
     if (directory / FILE_NAME).is_file():
         return read(directory / FILE_NAME)
     pyproject = directory / "pyproject.toml"
-    if pyproject.is_file() and "mockauth" in _load(pyproject).get("tool", {}):
+    if pyproject.is_file() and "contract" in _load(pyproject).get("tool", {}).get("mockauth", {}):
         return read(pyproject)
     return None
 

@@ -92,7 +92,7 @@ class ContractReport:
         option = self.options.option if self.options else (lambda k, v="": f"{k}=")
         lines = [f"operations ({self.operations.spec.path.name}, held against {self.target}):"]
         for name, endpoint in self.operations.offered.items():
-            state = f"NOT THERE: {missing[name].reason}" if name in missing else "offered"
+            state = f"NOT THERE (see FAILED {name}_offered)" if name in missing else "offered"
             lines.append(f"  {name:<22} {endpoint.label:<36} {state}")
         for endpoint in self.operations.not_offered:
             lines.append(f"  {endpoint.operation:<22} {endpoint.label:<36} not offered ({option('operations')})")

@@ -76,6 +76,9 @@ class RunOptions:
         """How a reason names an option: '--expired-token TOKEN' or 'expired_token=TOKEN'."""
         if self.style == "flag":
             return flag(keyword) if keyword == "schema" else f"{flag(keyword)} {value}".rstrip()
+        if keyword == "paths" and "=" in value:  # --path OP=PATH is a mapping in Python
+            operation, _, path = value.partition("=")
+            return f"paths={{{operation!r}: {path!r}}}"
         return f"{keyword}={value}"
 
     @property

@@ -154,29 +154,31 @@ class Contract:
     ) -> dict[str, str]:
         """The offered operations (of those the run involves) that are not there: one
         finding each, rather than a cascade of failures in every check and phase that uses them."""
-        absent = {}
+        absent: dict[str, str] = {}
         for name, endpoint in self.operations.offered.items():
             if name not in involved:
                 continue
             answer = client.send(endpoint.method, endpoint.path, operation=name)
+            option = self.options.option
+            elsewhere = "PATH"
             if answer.status in _ABSENT:
-                reason = f"{endpoint.label} answered {answer.status} to a bare request"
+                absent[name] = f"answered {answer.status} to a bare request"
             elif answer.status in _REDIRECTS:
-                where = answer.header("Location") or "elsewhere"
-                reason = f"{endpoint.label} answered {answer.status}, redirecting to {where}"
+                location = answer.header("Location") or ""
+                absent[name] = f"answered {answer.status}, redirecting to {location or 'elsewhere'}"
+                moved = urlsplit(location).path
+                if moved.startswith(client.prefix + "/"):
+                    elsewhere = moved[len(client.prefix):]
             else:
                 continue
-            option = self.options.option
-            absent[name] = reason
-            report.results.append(
-                CheckResult(
-                    f"{name}_offered", "operations", f"{name} is at {endpoint.label}", FAILED,
-                    f"{reason}: not offered? pass {option('operations')} without {name}, "
-                    f"or {option('paths', name + '=PATH')} if it lives elsewhere",
-                    (Finding(str(answer.status), reason, 1, (answer.describe(self.password),)),),
-                )
+            reason = (
+                f"{endpoint.label} {absent[name]}: not offered? pass {option('operations')} without {name}, "
+                f"or {option('paths', f'{name}={elsewhere}')} if it lives elsewhere"
             )
-            say(f"  operation {name}: {reason}")
+            finding = Finding(f"{endpoint.label} {answer.status}", reason, 1, (answer.describe(self.password),))
+            where = f"{name} is at {endpoint.label}"
+            report.results.append(CheckResult(f"{name}_offered", "operations", where, FAILED, reason, (finding,)))
+            say(f"  operation {name}: {endpoint.label} {absent[name]}")
         return absent
 
     def run_check(self, table: CheckTable, check: Check, client: Client, absent: Mapping[str, str]) -> CheckResult:

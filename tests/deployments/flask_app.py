@@ -169,3 +169,11 @@ def logout() -> Any:
 @app.get("/api/health")
 def health() -> Any:
     return jsonify(status="ok")
+
+
+def expired_token() -> str:
+    """An access token this deployment signed whose exp has passed, for --expired-token."""
+    with app.app_context():
+        return create_access_token(
+            identity=USERNAME, additional_claims={"family": "expired"}, expires_delta=timedelta(minutes=-5)
+        )
