@@ -280,97 +280,40 @@ def check_non_ascii_username(probe: Probe) -> None:
             raise Failed(f"an unknown non-ASCII username was let in ({exchange.answer()})", exchange)
 
 
-AUTH = CheckTable(
-    "auth",
-    "auth checks",
-    (
-        Check("login_succeeds", "the given credentials get 200 and an access_token", check_login_succeeds),
-        Check("token_type_bearer", "token_type is 'bearer' (case-insensitive, RFC 6749 5.1)", check_token_type),
-        Check(
-            "token_no_store", "token answers carry Cache-Control: no-store", check_no_store, uses=("refresh",)
-        ),
-        Check(
-            "access_token_is_jwt",
-            "the access token is a signed JWT (header alg is not 'none')",
-            check_access_token_is_jwt,
-        ),
-        Check(
-            "token_lifetime",
-            "the token has exp and iat, the answer expires_in, and they agree",
-            check_token_lifetime,
-        ),
-        Check(
-            "wrong_password_refused",
-            "a wrong password and an unknown user both get 401, no token",
-            check_wrong_password,
-        ),
-        Check(
-            "no_user_enumeration",
-            "a wrong password and an unknown user get the same answer",
-            check_no_user_enumeration,
-        ),
-        Check(
-            "me_accepts_token",
-            "me accepts a fresh access token and answers its sub",
-            check_me_accepts_token,
-            needs=("login", "me"),
-        ),
-        Check(
-            "me_refuses_missing_token",
-            "me without a token: 401 + WWW-Authenticate",
-            check_missing_token,
-            needs=("login", "me"),
-        ),
-        Check(
-            "me_refuses_malformed_token",
-            "me with a malformed token: 401 + WWW-Authenticate",
-            check_malformed_token,
-            needs=("login", "me"),
-        ),
-        Check(
-            "me_refuses_tampered_token",
-            "me with a changed signature or claims: 401 + WWW-Authenticate",
-            check_tampered_token,
-            needs=("login", "me"),
-        ),
-        Check(
-            "me_refuses_alg_none",
-            "me with an unsigned alg 'none' token: 401 + WWW-Authenticate",
-            check_alg_none,
-            needs=("login", "me"),
-        ),
-        Check(
-            "me_refuses_expired_token",
-            "me with an expired token: 401 + WWW-Authenticate",
-            check_expired_token,
-            needs=("login", "me"),
-        ),
-        Check(
-            "refresh_rotates",
-            "refresh gives a working access token and a new refresh_token",
-            check_refresh_rotates,
-            needs=("login", "refresh"),
-            uses=("me",),
-        ),
-        Check(
-            "refresh_reuse_refused",
-            "a refresh_token used once is refused the second time",
-            check_refresh_reuse,
-            needs=("login", "refresh"),
-        ),
-        Check(
-            "logout_revokes",
-            "after logout the access token (and its refresh_token) is refused",
-            check_logout_revokes,
-            needs=("login", "logout"),
-            uses=("me", "refresh"),
-        ),
-        Check(
-            "error_body_shape",
-            "error answers are JSON with error and error_description",
-            check_error_body,
-            uses=("me", "refresh"),
-        ),
-        Check("non_ascii_username", "a non-ASCII username gets a 4xx, not a 5xx", check_non_ascii_username),
-    ),
-)
+WITH_ME = ("login", "me")  # the checks of what `me` accepts and refuses
+
+# Each row: name, what it holds the target to, the check; then the operations it needs
+# (skipped without them) and those it uses only when offered.
+AUTH = CheckTable("auth", "auth checks", (
+    Check("login_succeeds", "the given credentials get 200 and an access_token", check_login_succeeds),
+    Check("token_type_bearer", "token_type is 'bearer' (case-insensitive, RFC 6749 5.1)", check_token_type),
+    Check("token_no_store", "token answers carry Cache-Control: no-store", check_no_store, uses=("refresh",)),
+    Check("access_token_is_jwt", "the access token is a signed JWT (header alg is not 'none')",
+          check_access_token_is_jwt),
+    Check("token_lifetime", "the token has exp and iat, the answer expires_in, and they agree", check_token_lifetime),
+    Check("wrong_password_refused", "a wrong password and an unknown user both get 401, no token",
+          check_wrong_password),
+    Check("no_user_enumeration", "a wrong password and an unknown user get the same answer",
+          check_no_user_enumeration),
+    Check("me_accepts_token", "me accepts a fresh access token and answers its sub", check_me_accepts_token,
+          needs=WITH_ME),
+    Check("me_refuses_missing_token", "me without a token: 401 + WWW-Authenticate", check_missing_token,
+          needs=WITH_ME),
+    Check("me_refuses_malformed_token", "me with a malformed token: 401 + WWW-Authenticate", check_malformed_token,
+          needs=WITH_ME),
+    Check("me_refuses_tampered_token", "me with a changed signature or claims: 401 + WWW-Authenticate",
+          check_tampered_token, needs=WITH_ME),
+    Check("me_refuses_alg_none", "me with an unsigned alg 'none' token: 401 + WWW-Authenticate", check_alg_none,
+          needs=WITH_ME),
+    Check("me_refuses_expired_token", "me with an expired token: 401 + WWW-Authenticate", check_expired_token,
+          needs=WITH_ME),
+    Check("refresh_rotates", "refresh gives a working access token and a new refresh_token", check_refresh_rotates,
+          needs=("login", "refresh"), uses=("me",)),
+    Check("refresh_reuse_refused", "a refresh_token used once is refused the second time", check_refresh_reuse,
+          needs=("login", "refresh")),
+    Check("logout_revokes", "after logout the access token (and its refresh_token) is refused", check_logout_revokes,
+          needs=("login", "logout"), uses=("me", "refresh")),
+    Check("error_body_shape", "error answers are JSON with error and error_description", check_error_body,
+          uses=("me", "refresh")),
+    Check("non_ascii_username", "a non-ASCII username gets a 4xx, not a 5xx", check_non_ascii_username),
+))
