@@ -157,7 +157,7 @@ def _run_phase(
         elif isinstance(event, events.EngineFinished):
             errors.extend(f"{failure.title}: {failure.message}" for failure in event.failures or ())
     run.seconds = time.monotonic() - started
-    run.stopped = run.seconds >= _seconds(share) - 0.5
+    run.stopped = run.seconds >= _seconds(share) - 0.05  # it ran into its time limit
     return run
 
 
