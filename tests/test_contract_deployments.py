@@ -141,7 +141,7 @@ def test_a_json_only_login_gets_a_content_type_hint_and_no_schema_run_errors(tmp
     assert "are the username and password right?" not in out
     assert "schema_run_errors" not in out and "Token fetch" not in out
     assert table_rows(out)["response_schema_conformance"] == (
-        "SKIPPED", "me need a bearer token, but logging in failed (see login_succeeds)"
+        "SKIPPED", "me needs a bearer token, but logging in failed (see login_succeeds)"
     )
 
 

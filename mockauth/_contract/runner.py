@@ -223,7 +223,8 @@ class Contract:
         if bearer:
             problem = self._login_problem(client, operations, report)
             if problem:
-                return skipped(f"{', '.join(bearer)} need a bearer token, but {problem}")
+                verb = "needs" if len(bearer) == 1 else "need"
+                return skipped(f"{', '.join(bearer)} {verb} a bearer token, but {problem}")
         from .schema import run_schemathesis
 
         run = run_schemathesis(self.options, operations, names, budget, say)
