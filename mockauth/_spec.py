@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from werkzeug.routing import Map
 
 CONTROL_TAG = "mockauth-control"
+# On an operation or a tag: only the mock serves it, so no contract run holds a deployment to it.
+MOCK_ONLY = "x-mockauth-mock-only"
 _PACKAGE = Path(__file__).resolve().parent
 # libyaml's loader reads the spec in a tenth of the time of the pure-Python one
 # (about a third of `mockauth serve`'s start-up); same documents, same errors.
@@ -47,6 +49,7 @@ class Operation:
     method: str
     path: str
     tags: tuple[str, ...]
+    mock_only: bool = False
 
     @property
     def control(self) -> bool:
@@ -85,6 +88,11 @@ def load_spec(path: str | Path | None = None) -> Spec:
         raise SpecError(f"{file}: invalid YAML: {error}") from None
     if not isinstance(document, Mapping) or not isinstance(document.get("paths"), Mapping):
         raise SpecError(f"{file}: not an OpenAPI document (no 'paths' mapping)")
+    mock_only_tags = {
+        tag.get("name")
+        for tag in document.get("tags") or ()
+        if isinstance(tag, Mapping) and tag.get(MOCK_ONLY) is True
+    }
     operations = []
     for route, item in document["paths"].items():
         for method in _METHODS:
@@ -94,7 +102,7 @@ def load_spec(path: str | Path | None = None) -> Spec:
             operation_id = definition.get("operationId")
             if not operation_id:
                 raise SpecError(f"{file}: paths.{route}.{method}: operationId is required")
-            operations.append(
-                Operation(operation_id, method.upper(), route, tuple(definition.get("tags", ())))
-            )
+            tags = tuple(definition.get("tags", ()))
+            mock_only = definition.get(MOCK_ONLY) is True or not mock_only_tags.isdisjoint(tags)
+            operations.append(Operation(operation_id, method.upper(), route, tags, mock_only))
     return Spec(file, text, document, tuple(operations))

@@ -25,3 +25,11 @@ def test_the_architecture_document_names_every_module() -> None:
         if path.name not in ("__init__.py", "__main__.py") and path.name not in text
     )
     assert missing == []
+
+
+def test_no_module_of_the_contract_runner_is_over_400_lines() -> None:
+    sizes = {
+        path.name: len(path.read_text(encoding="utf-8").splitlines())
+        for path in (PACKAGE / "_contract").glob("*.py")
+    }
+    assert {name: lines for name, lines in sizes.items() if lines > 400} == {}

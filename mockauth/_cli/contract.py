@@ -13,73 +13,142 @@ from .common import UsageError, positive_float, positive_int
 def add_parser(commands: Any) -> None:
     contract = commands.add_parser(
         "contract", help="hold a running auth server to openapi.yaml and the auth rules",
-        description="Exit status: 0 every check passed or was skipped, 1 a check failed, "
-        "2 bad usage or an unreachable target.",
+        description="Exit status: 0 every check passed, was skipped or is a known failure (--baseline), "
+        "1 a check failed or none could run, 2 bad usage or an unreachable target. Settings also come "
+        "from mockauth-contract.toml or [tool.mockauth.contract] in pyproject.toml; flags override them.",
     )
     add = contract.add_argument
-    add("url", help="base URL of the auth server, e.g. https://auth.staging.example.com")
+    add("url", nargs="?", help="base URL of the auth server (default: the file's url, or $MOCKAUTH_CONTRACT_URL)")
+    add("--config", metavar="FILE", help="settings file (default: ./mockauth-contract.toml, else ./pyproject.toml)")
     add("--username", help="a user that can log in (default: $MOCKAUTH_CONTRACT_USERNAME)")
     add("--password", help="its password (default: $MOCKAUTH_CONTRACT_PASSWORD, kept out of ps)")
+    add("--operations", metavar="OP[,OP...]",
+        help="the operations the deployment offers, by operationId (default: those tagged auth)")
+    add("--path", action="append", default=[], metavar="OP=PATH",
+        help="where an operation lives on the deployment, e.g. login=/token (repeatable)")
+    add("--content-type", choices=("both", "form", "json"),
+        help="the request bodies the deployment takes (openapi.yaml: both; default: both)")
     add("--spec", metavar="PATH", help="OpenAPI document (default: the bundled openapi.yaml)")
-    add("--max-examples", type=positive_int, metavar="N", help="schemathesis examples per phase")
+    add("--budget", type=positive_float, metavar="S", help="seconds the whole run may take (default: 60)")
+    add("--max-examples", type=positive_int, metavar="N", help="schemathesis cases per operation and phase")
     add("--seed", type=int, metavar="S", help="schemathesis seed, to repeat a run")
     add("--junit-xml", metavar="FILE", help="also write the results as JUnit XML")
-    add(
-        "--header", action="append", default=[], metavar="NAME:VALUE",
-        help="send this header on every request, e.g. an API gateway key (repeatable)",
-    )
-    add("--timeout", type=positive_float, default=10.0, metavar="S",
-        help="seconds per request (default: 10)")
-    add("--exclude-check", action="append", default=[], metavar="NAME",
-        help="skip this check (repeatable)")
-    add(
-        "--expired-token", metavar="TOKEN",
-        help="an expired access token the target signed, for me_refuses_expired_token",
-    )
-    add(
-        "--expiry-wait", type=positive_float, default=10.0, metavar="S",
-        help="wait out a token's lifetime when it is at most this long (default: 10)",
-    )
-    add("--no-schema", action="store_true", help="auth checks only, no schemathesis run")
+    add("--markdown", metavar="FILE", help="also write a Markdown summary (e.g. $GITHUB_STEP_SUMMARY)")
+    add("--baseline", metavar="FILE", help="known failures: fail only on new or changed ones")
+    add("--update-baseline", action="store_true", help="record this run's failures in --baseline FILE")
+    add("--max-examples-shown", type=positive_int, metavar="N",
+        help="show what was sent for the first N distinct failures of a check (all are counted)")
+    add("--header", action="append", default=[], metavar="NAME:VALUE",
+        help="send this header on every request, e.g. an API gateway key (repeatable)")
+    add("--timeout", type=positive_float, metavar="S", help="seconds per request (default: 10)")
+    add("--exclude-check", action="append", default=[], metavar="NAME", help="skip this check (repeatable)")
+    add("--expired-token", metavar="TOKEN",
+        help="an expired access token the target signed, for me_refuses_expired_token")
+    add("--expiry-wait", type=positive_float, metavar="S",
+        help="wait out a token's lifetime when it is at most this long (default: 10)")
+    add("--no-schema", action="store_true", help="our own checks only, no schemathesis run")
     contract.set_defaults(run=run_contract)
 
 
-def run_contract(args: argparse.Namespace) -> int:
-    from .._contract import CHECK_NAMES, PASSWORD_VARIABLE, USERNAME_VARIABLE, Contract
+def _pairs(items: list[str], flag: str, separator: str) -> dict[str, str]:
+    pairs = {}
+    for item in items:
+        name, found, value = item.partition(separator)
+        if not found or not name.strip():
+            raise UsageError(f"{flag} {item!r}: expected NAME{separator}VALUE")
+        pairs[name.strip()] = value.strip()
+    return pairs
 
-    username = args.username or os.environ.get(USERNAME_VARIABLE)
-    password = args.password or os.environ.get(PASSWORD_VARIABLE)
+
+def _given(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings the flags gave (those left out are absent), by Contract keyword."""
+    given = {
+        "url": args.url, "username": args.username, "spec": args.spec, "content_type": args.content_type,
+        "budget": args.budget, "max_examples": args.max_examples, "seed": args.seed, "timeout": args.timeout,
+        "expired_token": args.expired_token, "expiry_wait": args.expiry_wait, "junit_xml": args.junit_xml,
+        "markdown": args.markdown, "baseline": args.baseline, "max_shown": args.max_examples_shown,
+        "exclude_checks": args.exclude_check or None,
+        "operations": [op.strip() for op in args.operations.split(",") if op.strip()] if args.operations else None,
+        "schema": False if args.no_schema else None,
+    }
+    return {keyword: value for keyword, value in given.items() if value is not None}
+
+
+def run_contract(args: argparse.Namespace) -> int:
+    from .._contract import CHECK_NAMES, PASSWORD_VARIABLE, URL_VARIABLE, USERNAME_VARIABLE, Contract, ContractError
+    from .._contract.baseline import Baseline
+    from .._contract.config import find
+    from .._contract.results import flag
+
+    try:
+        file = find(Path.cwd(), Path(args.config) if args.config else None)
+    except ContractError as error:
+        raise UsageError(f"--config: {error}" if args.config else str(error)) from None
+    flags = _given(args)
+    settings: dict[str, Any] = {**(file.values if file else {}), **flags}
+    paths = {**(file.values.get("paths", {}) if file else {}), **_pairs(args.path, "--path", "=")}
+    headers = {**(file.values.get("headers", {}) if file else {}), **_pairs(args.header, "--header", ":")}
+
+    def origin(keyword: str) -> str:
+        if keyword in flags or file is None or keyword not in file.keys:
+            return flag(keyword)
+        return file.where(keyword)
+
+    url = settings.get("url") or os.environ.get(URL_VARIABLE)
+    username = settings.get("username") or os.environ.get(USERNAME_VARIABLE)
+    password = args.password or _password(file, settings.get("password_env"), PASSWORD_VARIABLE)
+    if not url:
+        raise UsageError(f"the URL is required (an argument, url in the settings file, or ${URL_VARIABLE})")
     if not username:
-        raise UsageError(f"--username is required (or set {USERNAME_VARIABLE})")
+        raise UsageError(f"--username is required (or username in the settings file, or ${USERNAME_VARIABLE})")
     if not password:
-        raise UsageError(f"--password is required (or set {PASSWORD_VARIABLE})")
-    headers = {}
-    for item in args.header:
-        name, colon, value = item.partition(":")
-        if not colon or not name.strip():
-            raise UsageError(f"--header {item!r}: expected NAME:VALUE")
-        headers[name.strip()] = value.strip()
-    for name in args.exclude_check:
+        raise UsageError(f"--password is required (or set ${PASSWORD_VARIABLE})")
+    for name in settings.get("exclude_checks", ()):
         if name not in CHECK_NAMES:
-            known = ", ".join(CHECK_NAMES)
-            raise UsageError(f"--exclude-check {name}: unknown check (known: {known})")
-    if args.spec is not None and not Path(args.spec).is_file():
-        raise UsageError(f"--spec {args.spec}: no such file")
-    if args.junit_xml and not Path(args.junit_xml).resolve().parent.is_dir():
-        raise UsageError(f"--junit-xml {args.junit_xml}: no such directory")
-    contract = Contract(
-        args.url, username=username, password=password, spec=args.spec,
-        max_examples=args.max_examples, seed=args.seed, headers=headers, timeout=args.timeout,
-        exclude_checks=args.exclude_check, expired_token=args.expired_token,
-        expiry_wait=args.expiry_wait, schema=not args.no_schema,
-    )
-    report = contract.run(progress=lambda line: print(line, flush=True))
+            raise UsageError(f"{origin('exclude_checks')} {name}: unknown check (known: {', '.join(CHECK_NAMES)})")
+    if settings.get("spec") is not None and not Path(settings["spec"]).is_file():
+        raise UsageError(f"{origin('spec')} {settings['spec']}: no such file")
+    for keyword in ("junit_xml", "markdown"):
+        if settings.get(keyword) and not Path(settings[keyword]).resolve().parent.is_dir():
+            raise UsageError(f"{origin(keyword)} {settings[keyword]}: no such directory")
+    if args.update_baseline and not settings.get("baseline"):
+        raise UsageError("--update-baseline: name the file with --baseline FILE (or baseline in the settings file)")
+    if file is not None:
+        print(f"settings from {file.path}", flush=True)
+    keywords = ("spec", "operations", "content_type", "max_examples", "seed", "timeout", "exclude_checks",
+                "expired_token", "expiry_wait", "schema", "budget")
+    try:
+        contract = Contract(
+            url, username=username, password=password, paths=paths, headers=headers, option_style="flag",
+            baseline=None if args.update_baseline else settings.get("baseline"),
+            **{keyword: settings[keyword] for keyword in keywords if keyword in settings},
+        )
+        report = contract.run(progress=lambda line: print(line, flush=True))
+    except ContractError as error:
+        if error.field is None:
+            raise
+        raise UsageError(f"{origin(error.field)}: {error.problem}") from None
+    if args.update_baseline:
+        recorded = Baseline.write(Path(settings["baseline"]), report.target, report.results)
+        report.apply_baseline(Baseline.read(Path(settings["baseline"])))
+        print(f"recorded {recorded} known failures in {settings['baseline']}", flush=True)
     print()
-    print(report.render(), flush=True)
-    if args.junit_xml:
-        try:
-            Path(args.junit_xml).write_text(report.junit_xml(), encoding="utf-8")
-        except OSError as error:
-            reason = error.strerror
-            raise UsageError(f"--junit-xml {args.junit_xml}: cannot write: {reason}") from None
+    print(report.render(settings.get("max_shown")), flush=True)
+    for keyword, text in (("junit_xml", report.junit_xml), ("markdown", report.markdown)):
+        if settings.get(keyword):
+            try:
+                Path(settings[keyword]).write_text(text(), encoding="utf-8")
+            except OSError as error:
+                raise UsageError(f"{origin(keyword)} {settings[keyword]}: cannot write: {error.strerror}") from None
     return report.exit_code
+
+
+def _password(file: Any, variable: str | None, default_variable: str) -> str | None:
+    """The password from the variable the settings file names, else the default variable."""
+    if variable and os.environ.get(variable):
+        return os.environ[variable]
+    if os.environ.get(default_variable):
+        return os.environ[default_variable]
+    if variable:
+        raise UsageError(f"{file.where('password_env')}: ${variable} is not set (or pass --password)")
+    return None

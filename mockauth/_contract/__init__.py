@@ -2,23 +2,26 @@
 
 Two kinds of checks, one report:
 
-* **auth checks** (``checks.AUTH_CHECKS``): the rules of an auth server that a schema
-  cannot express - wrong passwords refused alike for known and unknown users, JWTs that
-  expire, tampered or ``alg: none`` tokens refused, refresh tokens that rotate, logout
-  that revokes. Each logs in on its own, so any one can run alone. They need only the
-  standard library (``client``, ``probe``).
+* **our own checks**, in tables (``catalog.TABLES``; the auth checks of ``checks.AUTH``):
+  the rules of an auth server that a schema cannot express - wrong passwords refused alike
+  for known and unknown users, JWTs that expire, tampered or ``alg: none`` tokens refused,
+  refresh tokens that rotate, logout that revokes. Each logs in on its own, so any one can
+  run alone. They need only the standard library (``client``, ``probe``).
 * **schema checks** (``schema``): schemathesis (the ``contract`` extra) with all its
   checks and the examples, coverage, fuzzing and stateful phases, bearer auth obtained
-  by logging in with the same credentials and renewed on 401; the mock-only operations
-  left out.
+  by logging in with the same credentials and renewed on 401.
 
-``runner`` runs both into a ``report``; ``testcase`` makes them a pytest test;
-``results`` is the leaf every part shares.
+A run holds the deployment to the operations it offers, at its own paths (``operations``);
+mock-only operations never take part. ``runner`` runs it all within a time budget
+(``budget``) into a ``report``; ``baseline`` sets known failures apart; ``config`` reads
+the settings of a project's file; ``testcase`` makes it a pytest test; ``results`` is the
+leaf every part shares.
 """
 
 from __future__ import annotations
 
-from .checks import AUTH_CHECK_NAMES, AUTH_CHECKS, CHECK_NAMES, SCHEMA, SCHEMA_CHECKS
+from .catalog import AUTH_CHECK_NAMES, AUTH_CHECKS, CHECK_NAMES, SCHEMA, SCHEMA_CHECKS, TABLES
+from .probe import Check, CheckTable
 from .report import ContractReport
 from .results import (
     PASSWORD_VARIABLE,
@@ -37,9 +40,12 @@ __all__ = [
     "PASSWORD_VARIABLE",
     "SCHEMA",
     "SCHEMA_CHECKS",
+    "TABLES",
     "URL_VARIABLE",
     "USERNAME_VARIABLE",
+    "Check",
     "CheckResult",
+    "CheckTable",
     "Contract",
     "ContractError",
     "ContractReport",

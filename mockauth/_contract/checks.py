@@ -1,37 +1,77 @@
 """The auth checks: the rules of an auth server that a schema cannot express, as a table
-(``AUTH_CHECKS``) of functions over a ``Probe``; and what schemathesis' own checks mean."""
+(``AUTH``) of functions over a ``Probe``, each with the operations it needs and uses.
+
+Every check first gets positive evidence that it can tell anything (a login that works, a
+``me`` that accepts the token); without it the check is skipped with the reason, never
+passed. The bearer-token refusals are in ``refusals.py``.
+"""
 
 from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from .._values import is_number
 from .client import Exchange
-from .probe import Failed, Login, Probe, Skipped, b64decode, b64encode, decoded, encode_json, jwt_parts
+from .probe import Check, CheckTable, Failed, Login, Probe, Skipped, decoded
+from .refusals import (
+    check_alg_none,
+    check_expired_token,
+    check_malformed_token,
+    check_missing_token,
+    check_tampered_token,
+)
 from .results import CLOCK_SKEW, LIFETIME_TOLERANCE, NON_ASCII_USERNAME
+from .tokens import jwt_parts
+
+# Statuses that may mean the request was refused for its body's content type.
+_CONTENT_TYPE_REFUSALS = (400, 415, 422)
+
+
+def _has_token(exchange: Exchange) -> bool:
+    token = exchange.field("access_token")
+    return exchange.status == 200 and isinstance(token, str) and bool(token)
 
 
 def check_login_succeeds(probe: Probe) -> None:
     exchange = probe.login()
-    if exchange.status != 200:
-        raise Failed(
-            f"logging in with the given credentials gave {exchange.answer()}, not 200 with a token "
-            "(are --username and --password right?)",
-            exchange,
-        )
-    if not isinstance(exchange.field("access_token"), str) or not exchange.field("access_token"):
+    if _has_token(exchange):
+        return
+    if exchange.status == 200:
         raise Failed("the login answer has no access_token string", exchange)
+    sent_as = probe.body_kind(exchange)
+    option = probe.options.option
+    if exchange.status in _CONTENT_TYPE_REFUSALS:
+        other = probe.login(as_json=probe.options.login_body != "json")
+        if _has_token(other):
+            takes = "json" if probe.options.login_body != "json" else "form"
+            raise Failed(
+                f"logging in as {sent_as} gave {exchange.answer()}, but as {probe.body_kind(other)} it "
+                f"worked: the deployment takes {'JSON' if takes == 'json' else 'form'} logins only, where "
+                f"openapi.yaml allows form and JSON; pass {option('content_type', takes)} to hold it to what it takes",
+                exchange, other,
+            )
+    if exchange.status == 415:
+        hint = (
+            f"refused for its content type: it was sent as {sent_as}; openapi.yaml allows form and JSON, "
+            f"and {option('content_type', 'form|json')} says which one the deployment takes"
+        )
+    elif exchange.status in (401, 403):
+        hint = "are the username and password right?"
+    else:
+        hint = f"it was sent as {sent_as} to {probe.label('login')}"
+    raise Failed(
+        f"logging in with the given credentials gave {exchange.answer()}, not 200 with a token ({hint})", exchange
+    )
 
 
 def check_token_type(probe: Probe) -> None:
     login = probe.token()
     token_type = login.body.get("token_type")
+    # RFC 6749 5.1: case-insensitive; openapi.yaml's pattern says the same.
     if not isinstance(token_type, str) or token_type.lower() != "bearer":
-        raise Failed(f"token_type is {token_type!r}; it must be 'bearer'", login.exchange)
+        raise Failed(f"token_type is {token_type!r}; it must be 'bearer' (in any case)", login.exchange)
 
 
 def _no_store(exchange: Exchange) -> bool:
@@ -43,17 +83,13 @@ def check_no_store(probe: Probe) -> None:
     login = probe.token()
     if not _no_store(login.exchange):
         raise Failed(
-            "the login answer lacks 'Cache-Control: no-store', so caches may keep the token "
-            "(RFC 6749 5.1)",
+            "the login answer lacks 'Cache-Control: no-store', so caches may keep the token (RFC 6749 5.1)",
             login.exchange,
         )
-    if login.refresh_token is not None:
+    if login.refresh_token is not None and probe.offers("refresh"):
         refreshed = probe.refresh(login.refresh_token)
         if refreshed.status == 200 and not _no_store(refreshed):
-            raise Failed(
-                "the refresh answer lacks 'Cache-Control: no-store', so caches may keep the token",
-                refreshed,
-            )
+            raise Failed("the refresh answer lacks 'Cache-Control: no-store', so caches may keep the token", refreshed)
 
 
 def check_access_token_is_jwt(probe: Probe) -> None:
@@ -61,16 +97,13 @@ def check_access_token_is_jwt(probe: Probe) -> None:
     parts = jwt_parts(login.access_token)
     if parts is None:
         raise Failed(
-            "the access_token is not a JWT (three base64url parts: JSON header, JSON claims, "
-            "signature)",
+            "the access_token is not a JWT (three base64url parts: JSON header, JSON claims, signature)",
             login.exchange,
         )
     header, _, signature = parts
     alg = header.get("alg")
     if not isinstance(alg, str) or alg.lower() == "none":
-        raise Failed(
-            f"the access token's header says alg {alg!r}: it must be signed", login.exchange
-        )
+        raise Failed(f"the access token's header says alg {alg!r}: it must be signed", login.exchange)
     if not signature:
         raise Failed("the access token has an empty signature", login.exchange)
 
@@ -78,26 +111,23 @@ def check_access_token_is_jwt(probe: Probe) -> None:
 def check_token_lifetime(probe: Probe) -> None:
     login = probe.token()
     _, claims, _ = decoded(login)
-    missing = [name for name in ("exp", "iat") if not is_number(claims.get(name))]
-    if missing:
-        raise Failed(
-            f"the access token has no numeric {' or '.join(missing)} claim, so it "
-            + ("never expires" if "exp" in missing else "does not say when it was issued"),
-            login.exchange,
-        )
     expires_in = login.body.get("expires_in")
+    problems = [
+        f"no numeric {name} claim in the access token ({effect})"
+        for name, effect in (("exp", "it never expires"), ("iat", "it does not say when it was issued"))
+        if not is_number(claims.get(name))
+    ]
     if not is_number(expires_in):
-        raise Failed("the login answer has no numeric expires_in", login.exchange)
+        problems.append("no numeric expires_in in the login answer (clients cannot tell when to refresh)")
+    if problems:
+        raise Failed("; ".join(problems), login.exchange)
     lifetime = claims["exp"] - claims["iat"]
     if abs(lifetime - expires_in) > LIFETIME_TOLERANCE:
         raise Failed(
-            f"exp - iat is {lifetime:g} s but expires_in says {expires_in:g} s; they must agree",
-            login.exchange,
+            f"exp - iat is {lifetime:g} s but expires_in says {expires_in:g} s; they must agree", login.exchange
         )
     if claims["exp"] < time.time() - CLOCK_SKEW:
-        raise Failed(
-            "the access token is issued already expired (exp is in the past)", login.exchange
-        )
+        raise Failed("the access token is issued already expired (exp is in the past)", login.exchange)
 
 
 def _unknown_user() -> str:
@@ -114,6 +144,7 @@ def _refused_login(exchange: Exchange, what: str) -> None:
 
 
 def check_wrong_password(probe: Probe) -> None:
+    probe.token()  # the right password works, so a refusal below says something
     _refused_login(probe.login(password=probe.wrong_password()), "a wrong password")
     _refused_login(probe.login(username=_unknown_user()), "an unknown user")
 
@@ -123,17 +154,21 @@ def _aspect(exchange: Exchange, label: str) -> Any:
 
 
 def check_no_user_enumeration(probe: Probe) -> None:
+    probe.token()
     wrong = probe.login(password=probe.wrong_password())
     unknown = probe.login(username=_unknown_user())
-    if wrong.status == 200 or unknown.status == 200:
-        raise Skipped("a wrong password or unknown user was let in (see wrong_password_refused)")
+    for exchange in (wrong, unknown):
+        if exchange.status is None or not 400 <= exchange.status < 500:
+            raise Skipped(
+                f"needs a wrong password and an unknown user refused, but one got {exchange.answer()} "
+                "(see wrong_password_refused)"
+            )
     for label in ("status", "error", "error_description"):
         one, other = _aspect(wrong, label), _aspect(unknown, label)
         if one != other:
             raise Failed(
                 "a wrong password and an unknown user get different answers "
-                f"({label} {one!r} vs {other!r}), which tells an attacker "
-                "which usernames exist",
+                f"({label} {one!r} vs {other!r}), which tells an attacker which usernames exist",
                 wrong,
                 unknown,
             )
@@ -143,74 +178,9 @@ def check_me_accepts_token(probe: Probe) -> None:
     login = probe.token()
     answer = probe.me(login.access_token)
     if answer.status != 200:
-        raise Failed(f"/auth/me refused a token fresh from login: {answer.answer()}", answer)
+        raise Failed(f"{probe.label('me')} refused a token fresh from login: {answer.answer()}", answer)
     if not isinstance(answer.field("sub"), str):
-        raise Failed("/auth/me answered without a 'sub' string", answer)
-
-
-def check_missing_token(probe: Probe) -> None:
-    probe.refused(probe.me(None), "a request with no Authorization header")
-
-
-def check_malformed_token(probe: Probe) -> None:
-    probe.refused(probe.me("not-a-jwt"), "the bearer token 'not-a-jwt'")
-    probe.refused(
-        probe.me(None, authorization="Basic dXNlcjpwYXNz"),
-        "an Authorization header that is not Bearer",
-    )
-
-
-def check_tampered_token(probe: Probe) -> None:
-    login = probe.working_token()
-    _, claims, signature = decoded(login)
-    head, body, _ = login.access_token.split(".")
-    raw = bytearray(b64decode(signature) or b"\0")
-    raw[0] ^= 0xFF  # a changed byte, not a changed last character: those bits may be unused
-    probe.refused(
-        probe.me(f"{head}.{body}.{b64encode(bytes(raw))}"), "a token with a changed signature"
-    )
-    longer = dict(
-        claims, exp=(claims["exp"] if is_number(claims.get("exp")) else int(time.time())) + 86400
-    )
-    probe.refused(
-        probe.me(f"{head}.{encode_json(longer)}.{signature}"),
-        "a token whose claims were changed (exp pushed a day on) under the original signature",
-    )
-
-
-def check_alg_none(probe: Probe) -> None:
-    login = probe.working_token()
-    header, claims, _ = decoded(login)
-    for alg in ("none", "None"):
-        forged = f"{encode_json(dict(header, alg=alg))}.{encode_json(claims)}."
-        probe.refused(probe.me(forged), f"an unsigned token (header alg '{alg}')")
-
-
-def check_expired_token(probe: Probe) -> None:
-    contract = probe.options
-    if contract.expired_token:
-        probe.working_token()
-        probe.refused(probe.me(contract.expired_token), "the expired token given (--expired-token)")
-        return
-    login = probe.working_token()
-    issued = time.monotonic()
-    expires_in = login.body.get("expires_in")
-    if not is_number(expires_in):
-        raise Skipped(
-            "the login answer has no expires_in, so there is no telling when a token "
-            "expires; pass --expired-token TOKEN"
-        )
-    if expires_in > contract.expiry_wait:
-        raise Skipped(
-            f"tokens live {expires_in:g} s, longer than the {contract.expiry_wait:g} s "
-            "this run waits; "
-            "pass --expired-token TOKEN (one the target signed that has expired) to test it"
-        )
-    # Our own clock, from the login answer: the target's clock may be off from ours.
-    time.sleep(max(0.0, issued + expires_in + 1.5 - time.monotonic()))
-    probe.refused(
-        probe.me(login.access_token), f"a token past its lifetime ({expires_in:g} s, waited out)"
-    )
+        raise Failed(f"{probe.label('me')} answered without a 'sub' string", answer)
 
 
 def _rotate(probe: Probe) -> tuple[Login, Exchange]:
@@ -223,25 +193,20 @@ def _rotate(probe: Probe) -> tuple[Login, Exchange]:
 def check_refresh_rotates(probe: Probe) -> None:
     login, refreshed = _rotate(probe)
     if refreshed.status != 200:
-        raise Failed(
-            f"refreshing with a fresh refresh_token gave {refreshed.answer()}, not 200", refreshed
-        )
+        raise Failed(f"refreshing with a fresh refresh_token gave {refreshed.answer()}, not 200", refreshed)
     new_access, new_refresh = refreshed.field("access_token"), refreshed.field("refresh_token")
     if not isinstance(new_access, str) or not new_access:
         raise Failed("the refresh answer has no access_token", refreshed)
     if not isinstance(new_refresh, str) or not new_refresh:
-        raise Failed(
-            "the refresh answer has no new refresh_token: refresh tokens must rotate", refreshed
-        )
+        raise Failed("the refresh answer has no new refresh_token: refresh tokens must rotate", refreshed)
     if new_refresh == login.refresh_token:
-        raise Failed(
-            "the refresh answer gave back the same refresh_token: it must rotate", refreshed
-        )
-    answer = probe.me(new_access)
-    if answer.status != 200:
-        raise Failed(
-            f"/auth/me refused the access token from refresh: {answer.answer()}", refreshed, answer
-        )
+        raise Failed("the refresh answer gave back the same refresh_token: it must rotate", refreshed)
+    if probe.offers("me"):
+        answer = probe.me(new_access)
+        if answer.status != 200:
+            raise Failed(
+                f"{probe.label('me')} refused the access token from refresh: {answer.answer()}", refreshed, answer
+            )
 
 
 def check_refresh_reuse(probe: Probe) -> None:
@@ -250,12 +215,7 @@ def check_refresh_reuse(probe: Probe) -> None:
         raise Skipped(f"refresh itself failed ({refreshed.answer()}; see refresh_rotates)")
     assert login.refresh_token is not None
     again = probe.refresh(login.refresh_token)
-    if (
-        again.status is None
-        or again.status < 400
-        or again.status >= 500
-        or again.field("access_token")
-    ):
+    if again.status is None or again.status < 400 or again.status >= 500 or again.field("access_token"):
         raise Failed(
             f"a refresh_token used once already was accepted again ({again.answer()}); "
             "a reused one must be refused with 401 (OAuth 2.0 Security BCP 4.14)",
@@ -267,173 +227,93 @@ def check_refresh_reuse(probe: Probe) -> None:
 
 
 def check_logout_revokes(probe: Probe) -> None:
-    login = probe.working_token()
+    login = probe.working_token() if probe.offers("me") else probe.token()
     out = probe.logout(login.access_token)
     if out.status is None or not 200 <= out.status < 300:
         raise Failed(f"logout with a valid token gave {out.answer()}, not 204", out)
-    probe.refused(probe.me(login.access_token), "the access token after logout")
-    if login.refresh_token is not None:
+    if probe.offers("me"):
+        probe.refused(probe.me(login.access_token), "the access token after logout")
+    else:  # without me, logging out again is what shows whether the token still works
+        probe.refused(probe.logout(login.access_token), "a second logout with the same access token")
+    if login.refresh_token is not None and probe.offers("refresh"):
         again = probe.refresh(login.refresh_token)
         if again.status == 200:
             raise Failed(
-                "the refresh_token issued with the access token still works after logout; "
-                "logout must revoke it too",
+                "the refresh_token issued with the access token still works after logout; logout must revoke it too",
                 out,
                 again,
             )
 
 
 def check_error_body(probe: Probe) -> None:
+    probe.token()
     answers = [
         probe.login(password=probe.wrong_password()),
-        probe.client.send("POST", "/auth/login", form=[("username", probe.options.username)]),
-        probe.me(None),
-        probe.me("not-a-jwt"),
-        probe.refresh("mockauth-contract-not-a-refresh-token"),
+        probe.send("login", fields=[("username", probe.options.username)]),
     ]
+    if probe.offers("me"):
+        answers += [probe.me(None), probe.me("not-a-jwt")]
+    if probe.offers("refresh"):
+        answers.append(probe.refresh("mockauth-contract-not-a-refresh-token"))
     for answer in answers:
         if answer.status is None or answer.status < 400:
             continue
         body = answer.json()
         if not isinstance(body, dict):
             raise Failed(f"an error answer ({answer.status}) is not a JSON object", answer)
-        missing = [
-            n
-            for n in ("error", "error_description")
-            if not isinstance(body.get(n), str) or not body.get(n)
-        ]
+        missing = [n for n in ("error", "error_description") if not isinstance(body.get(n), str) or not body.get(n)]
         if missing:
-            raise Failed(
-                f"an error answer ({answer.status}) has no {' or '.join(missing)} string", answer
-            )
+            raise Failed(f"an error answer ({answer.status}) has no {' or '.join(missing)} string", answer)
     if all(a.status is None or a.status < 400 for a in answers):
         raise Failed("none of the bad requests sent was refused", *answers)
 
 
 def check_non_ascii_username(probe: Probe) -> None:
-    for exchange in (
-        probe.login(username=NON_ASCII_USERNAME, password="not-the-password"),
-        probe.client.send(
-            "POST",
-            "/auth/login",
-            json_body={"username": NON_ASCII_USERNAME, "password": "not-the-password"},
-        ),
-    ):
+    probe.token()
+    taken = probe.options.content_type
+    ways = [as_json for as_json in (False, True) if taken == "both" or (taken == "json") == as_json]
+    for as_json in ways:
+        exchange = probe.login(username=NON_ASCII_USERNAME, password="not-the-password", as_json=as_json)
         if exchange.status is None or exchange.status >= 500:
-            raise Failed(
-                f"a non-ASCII username got {exchange.answer()}; it must get a 4xx", exchange
-            )
-        if exchange.status == 200 or exchange.status < 400:
-            raise Failed(
-                f"an unknown non-ASCII username was let in ({exchange.answer()})", exchange
-            )
+            raise Failed(f"a non-ASCII username got {exchange.answer()}; it must get a 4xx", exchange)
+        if exchange.status < 400:
+            raise Failed(f"an unknown non-ASCII username was let in ({exchange.answer()})", exchange)
 
 
-@dataclass(frozen=True)
-class AuthCheck:
-    name: str
-    description: str
-    run: Callable[[Probe], None]
+WITH_ME = ("login", "me")  # the checks of what `me` accepts and refuses
 
-
-AUTH_CHECKS: tuple[AuthCheck, ...] = (
-    AuthCheck(
-        "login_succeeds", "the given credentials get 200 and an access_token", check_login_succeeds
-    ),
-    AuthCheck("token_type_bearer", "token_type is 'bearer'", check_token_type),
-    AuthCheck("token_no_store", "token answers carry Cache-Control: no-store", check_no_store),
-    AuthCheck(
-        "access_token_is_jwt",
-        "the access token is a signed JWT (header alg is not 'none')",
-        check_access_token_is_jwt,
-    ),
-    AuthCheck(
-        "token_lifetime",
-        "the token has exp and iat, and exp - iat agrees with expires_in",
-        check_token_lifetime,
-    ),
-    AuthCheck(
-        "wrong_password_refused",
-        "a wrong password and an unknown user both get 401, no token",
-        check_wrong_password,
-    ),
-    AuthCheck(
-        "no_user_enumeration",
-        "a wrong password and an unknown user get the same answer",
-        check_no_user_enumeration,
-    ),
-    AuthCheck(
-        "me_accepts_token",
-        "/auth/me accepts a fresh access token and answers its sub",
-        check_me_accepts_token,
-    ),
-    AuthCheck(
-        "me_refuses_missing_token",
-        "/auth/me without a token: 401 + WWW-Authenticate",
-        check_missing_token,
-    ),
-    AuthCheck(
-        "me_refuses_malformed_token",
-        "/auth/me with a malformed token: 401 + WWW-Authenticate",
-        check_malformed_token,
-    ),
-    AuthCheck(
-        "me_refuses_tampered_token",
-        "/auth/me with a changed signature or claims: 401 + WWW-Authenticate",
-        check_tampered_token,
-    ),
-    AuthCheck(
-        "me_refuses_alg_none",
-        "/auth/me with an unsigned alg 'none' token: 401 + WWW-Authenticate",
-        check_alg_none,
-    ),
-    AuthCheck(
-        "me_refuses_expired_token",
-        "/auth/me with an expired token: 401 + WWW-Authenticate",
-        check_expired_token,
-    ),
-    AuthCheck(
-        "refresh_rotates",
-        "refresh gives a working access token and a new refresh_token",
-        check_refresh_rotates,
-    ),
-    AuthCheck(
-        "refresh_reuse_refused",
-        "a refresh_token used once is refused the second time",
-        check_refresh_reuse,
-    ),
-    AuthCheck(
-        "logout_revokes",
-        "after logout the access token (and its refresh_token) is refused",
-        check_logout_revokes,
-    ),
-    AuthCheck(
-        "error_body_shape",
-        "error answers are JSON with error and error_description",
-        check_error_body,
-    ),
-    AuthCheck(
-        "non_ascii_username", "a non-ASCII username gets a 4xx, not a 5xx", check_non_ascii_username
-    ),
-)
-
-# schemathesis' own checks, with what each means for a person reading the report.
-SCHEMA_CHECKS: dict[str, str] = {
-    "not_a_server_error": "no request, however odd, gets a 5xx",
-    "status_code_conformance": "every status answered is one openapi.yaml lists",
-    "content_type_conformance": "every Content-Type answered is one openapi.yaml lists",
-    "response_headers_conformance": "required response headers are present and valid",
-    "response_schema_conformance": "every answer body matches its schema in openapi.yaml",
-    "negative_data_rejection": "requests that break the schema are refused with a 4xx",
-    "positive_data_acceptance": "requests that fit the schema are not refused as malformed",
-    "missing_required_header": "a request without a required header is refused",
-    "unsupported_method": "a method openapi.yaml does not list gets 405",
-    "allow_header_conformance": "405 answers carry an Allow header",
-    "use_after_free": "a deleted resource is gone",
-    "ensure_resource_availability": "a created resource can be read back",
-    "ignored_auth": "operations that need a bearer token refuse requests without one",
-    "object_level_authorization": "one identity cannot read another's objects",
-}
-AUTH_CHECK_NAMES = tuple(check.name for check in AUTH_CHECKS)
-CHECK_NAMES = AUTH_CHECK_NAMES + tuple(SCHEMA_CHECKS)
-SCHEMA = "schema"  # the name under which the schemathesis run is selected as a whole
+# Each row: name, what it holds the target to, the check; then the operations it needs
+# (skipped without them) and those it uses only when offered.
+AUTH = CheckTable("auth", "auth checks", (
+    Check("login_succeeds", "the given credentials get 200 and an access_token", check_login_succeeds),
+    Check("token_type_bearer", "token_type is 'bearer' (case-insensitive, RFC 6749 5.1)", check_token_type),
+    Check("token_no_store", "token answers carry Cache-Control: no-store", check_no_store, uses=("refresh",)),
+    Check("access_token_is_jwt", "the access token is a signed JWT (header alg is not 'none')",
+          check_access_token_is_jwt),
+    Check("token_lifetime", "the token has exp and iat, the answer expires_in, and they agree", check_token_lifetime),
+    Check("wrong_password_refused", "a wrong password and an unknown user both get 401, no token",
+          check_wrong_password),
+    Check("no_user_enumeration", "a wrong password and an unknown user get the same answer",
+          check_no_user_enumeration),
+    Check("me_accepts_token", "me accepts a fresh access token and answers its sub", check_me_accepts_token,
+          needs=WITH_ME),
+    Check("me_refuses_missing_token", "me without a token: 401 + WWW-Authenticate", check_missing_token,
+          needs=WITH_ME),
+    Check("me_refuses_malformed_token", "me with a malformed token: 401 + WWW-Authenticate", check_malformed_token,
+          needs=WITH_ME),
+    Check("me_refuses_tampered_token", "me with a changed signature or claims: 401 + WWW-Authenticate",
+          check_tampered_token, needs=WITH_ME),
+    Check("me_refuses_alg_none", "me with an unsigned alg 'none' token: 401 + WWW-Authenticate", check_alg_none,
+          needs=WITH_ME),
+    Check("me_refuses_expired_token", "me with an expired token: 401 + WWW-Authenticate", check_expired_token,
+          needs=WITH_ME),
+    Check("refresh_rotates", "refresh gives a working access token and a new refresh_token", check_refresh_rotates,
+          needs=("login", "refresh"), uses=("me",)),
+    Check("refresh_reuse_refused", "a refresh_token used once is refused the second time", check_refresh_reuse,
+          needs=("login", "refresh")),
+    Check("logout_revokes", "after logout the access token (and its refresh_token) is refused", check_logout_revokes,
+          needs=("login", "logout"), uses=("me", "refresh")),
+    Check("error_body_shape", "error answers are JSON with error and error_description", check_error_body,
+          uses=("me", "refresh")),
+    Check("non_ascii_username", "a non-ASCII username gets a 4xx, not a 5xx", check_non_ascii_username),
+))

@@ -1,5 +1,6 @@
-"""A bare HTTP client (standard library) for the auth checks, and the record of each
-request it sent: what went out, what came back, a curl line to send it again."""
+"""A bare HTTP client (standard library) for the auth checks, the record of each request it
+sent, and how any request is shown in a report: what went out, what came back, and a curl
+line that sends it again with the password read from ``$MOCKAUTH_CONTRACT_PASSWORD``."""
 
 from __future__ import annotations
 
@@ -7,12 +8,21 @@ import dataclasses
 import http.client
 import json
 import ssl
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from .results import PASSWORD_VARIABLE, clip
+
+# Stands for the password in a body until it is shown; no real body contains it.
+_PASSWORD = "\x00mockauth-contract-password\x00"
+_NOT_IN_CURL = frozenset(
+    {"user-agent", "content-length", "host", "accept-encoding", "connection", "x-schemathesis-testcaseid"}
+)
+_SHOWN_SENT = ("authorization", "content-type")
+_SHOWN_GOT = ("content-type", "cache-control", "www-authenticate", "pragma", "location", "allow")
 
 
 @dataclass(frozen=True)
@@ -23,11 +33,12 @@ class Exchange:
     url: str
     request_headers: tuple[tuple[str, str], ...]
     body: bytes = b""
-    form: tuple[tuple[str, str], ...] | None = None
+    operation: str = ""
     status: int | None = None
     response_headers: tuple[tuple[str, str], ...] = ()
     response_body: bytes = b""
     error: str | None = None
+    elapsed: float = 0.0
 
     def header(self, name: str) -> str | None:
         for key, value in self.response_headers:
@@ -53,70 +64,103 @@ class Exchange:
         return f"HTTP {self.status}" + (f" {error}" if isinstance(error, str) else "")
 
     def curl(self, secret: str | None = None) -> str:
-        """A shell line that sends the same request; the real password is read from
-        $MOCKAUTH_CONTRACT_PASSWORD rather than printed."""
-        parts = ["curl -i -X", self.method, _quote(self.url)]
-        for key, value in self.request_headers:
-            if key.lower() in (
-                "user-agent",
-                "content-length",
-                "host",
-                "accept-encoding",
-                "connection",
-            ):
-                continue
-            if self.form is not None and key.lower() == "content-type":
-                continue  # --data-urlencode sets it
-            parts += ["-H", _quote(f"{key}: {value}")]
-        if self.form is not None:
-            for key, value in self.form:
-                if secret and value == secret:
-                    parts += ["--data-urlencode", f'"{key}=${PASSWORD_VARIABLE}"']
-                else:
-                    parts += ["--data-urlencode", _quote(f"{key}={value}")]
-        elif self.body:
-            parts += ["--data-binary", _quote_secret(self.body.decode("utf-8", "replace"), secret)]
-        return " ".join(parts)
+        return curl_line(self.method, self.url, self.request_headers, self.body, secret)
 
     def describe(self, secret: str | None = None) -> str:
         """What was sent and what came back, as a person reads it."""
-        sent = [f"  sent:     {self.method} {self.url}"]
-        for key, value in self.request_headers:
-            if key.lower() in ("authorization", "content-type") or not key.lower().startswith(
-                ("user-", "accept", "host")
-            ):
-                sent.append(f"            {key}: {value}")
-        if self.form is not None:
-            shown = [
-                (k, f"${PASSWORD_VARIABLE}" if secret and v == secret else v) for k, v in self.form
-            ]
-            sent.append("            " + urlencode(shown, safe="$@"))
-        elif self.body:
-            sent.append("            " + clip(_hide(self.body.decode("utf-8", "replace"), secret)))
         if self.status is None:
             got = [f"  got:      no answer: {self.error}"]
         else:
-            got = [f"  got:      HTTP {self.status}"]
-            for key, value in self.response_headers:
-                if key.lower() in ("content-type", "cache-control", "www-authenticate", "pragma"):
-                    got.append(f"            {key}: {value}")
-            if self.response_body:
-                got.append("            " + clip(self.response_body.decode("utf-8", "replace")))
-        return "\n".join([*sent, *got, f"  curl:     {self.curl(secret)}"])
+            got = shown_answer(self.status, self.response_headers, self.response_body)
+        return "\n".join(
+            [*shown_request(self.method, self.url, self.request_headers, self.body, secret), *got,
+             f"  curl:     {self.curl(secret)}"]
+        )
+
+
+def shown_request(
+    method: str, url: str, headers: Iterable[tuple[str, str]], body: bytes, secret: str | None
+) -> list[str]:
+    lines = [f"  sent:     {method} {url}"]
+    headers = list(headers)
+    lines += [f"            {k}: {v}" for k, v in headers if k.lower() in _SHOWN_SENT or _custom(k)]
+    if body:
+        kind, data = _masked(body, _content_type(headers), secret)
+        if kind == "form":
+            text = urlencode(data, safe="$@\x00").replace(_PASSWORD, f"${PASSWORD_VARIABLE}")
+        else:
+            text = str(data).replace(_PASSWORD, f"${PASSWORD_VARIABLE}")
+        lines.append("            " + clip(text))
+    return lines
+
+
+def shown_answer(status: int, headers: Iterable[tuple[str, str]], body: bytes) -> list[str]:
+    lines = [f"  got:      HTTP {status}"]
+    lines += [f"            {k}: {v}" for k, v in headers if k.lower() in _SHOWN_GOT]
+    if body:
+        lines.append("            " + clip(body.decode("utf-8", "replace")))
+    return lines
+
+
+def _custom(name: str) -> bool:
+    """A header the user or the check chose (an API key, say), not one every client sends."""
+    return name.lower() not in _NOT_IN_CURL and not name.lower().startswith(("accept", "user-"))
+
+
+def curl_line(
+    method: str, url: str, headers: Iterable[tuple[str, str]], body: bytes, secret: str | None
+) -> str:
+    """A shell line that sends the same request. The password field, when it holds the
+    real password, reads ``$MOCKAUTH_CONTRACT_PASSWORD`` instead: masked by field, so
+    a value that merely contains the password is sent as it was."""
+    headers = list(headers)
+    kind, data = _masked(body, _content_type(headers), secret) if body else ("none", [])
+    parts = ["curl -i -X", method, _quote(url)]
+    for key, value in headers:
+        if key.lower() in _NOT_IN_CURL or (kind == "form" and key.lower() == "content-type"):
+            continue  # --data-urlencode sets the form's Content-Type itself
+        parts += ["-H", _quote(f"{key}: {value}")]
+    if kind == "form":
+        for key, value in data:
+            if value == _PASSWORD:
+                parts += ["--data-urlencode", _quote(f"{key}=") + f'"${PASSWORD_VARIABLE}"']
+            else:
+                parts += ["--data-urlencode", _quote(f"{key}={value}")]
+    elif kind != "none":
+        text = str(data)
+        parts += ["--data-binary", f'"${PASSWORD_VARIABLE}"'.join(_quote(p) for p in text.split(_PASSWORD))]
+    return " ".join(parts)
+
+
+def _content_type(headers: Iterable[tuple[str, str]]) -> str:
+    for key, value in headers:
+        if key.lower() == "content-type":
+            return value.split(";")[0].strip().lower()
+    return ""
+
+
+def _masked(body: bytes, content_type: str, secret: str | None) -> tuple[str, Any]:
+    """The body as ("form", pairs), ("json", text) or ("raw", text), with the value of a
+    ``password`` field equal to `secret` replaced by a marker."""
+    text = body.decode("utf-8", "replace")
+    if content_type == "application/x-www-form-urlencoded":
+        pairs = parse_qsl(text, keep_blank_values=True)
+        if urlencode(pairs) == text:  # a body that reads back as sent; else show it raw
+            return "form", [(k, _PASSWORD if k == "password" and secret and v == secret else v) for k, v in pairs]
+    elif content_type.endswith("json"):
+        try:
+            value = json.loads(text)
+        except ValueError:
+            return "raw", text
+        if isinstance(value, dict) and secret and value.get("password") == secret:
+            return "json", json.dumps({**value, "password": _PASSWORD}, ensure_ascii=False).replace(
+                json.dumps(_PASSWORD), f'"{_PASSWORD}"'
+            )
+    return "raw", text
 
 
 def _quote(text: str) -> str:
     return "'" + text.replace("'", "'\\''") + "'"
-
-
-def _quote_secret(text: str, secret: str | None) -> str:
-    if not secret or secret not in text:
-        return _quote(text)
-    return f'"${PASSWORD_VARIABLE}"'.join(_quote(part) for part in text.split(secret))
-
-
-def _hide(text: str, secret: str | None) -> str:
-    return text.replace(secret, f"${PASSWORD_VARIABLE}") if secret else text
 
 
 class Client:
@@ -138,16 +182,12 @@ class Client:
         method: str,
         path: str,
         *,
+        operation: str = "",
         form: Sequence[tuple[str, str]] | None = None,
         json_body: Any = None,
         headers: Mapping[str, str] | None = None,
     ) -> Exchange:
-        sent = {
-            "Accept": "application/json",
-            "User-Agent": "mockauth-contract",
-            **self.headers,
-            **(headers or {}),
-        }
+        sent = {"Accept": "application/json", "User-Agent": "mockauth-contract", **self.headers, **(headers or {})}
         body = b""
         if form is not None:
             body = urlencode(list(form)).encode()
@@ -155,10 +195,7 @@ class Client:
         elif json_body is not None:
             body = json.dumps(json_body, ensure_ascii=False).encode()
             sent["Content-Type"] = "application/json"
-        url = self.base_url + path
-        record = Exchange(
-            method, url, tuple(sent.items()), body, tuple(form) if form is not None else None
-        )
+        record = Exchange(method, self.base_url + path, tuple(sent.items()), body, operation)
         connection: http.client.HTTPConnection
         if self.https:
             connection = http.client.HTTPSConnection(
@@ -166,24 +203,21 @@ class Client:
             )
         else:
             connection = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        started = time.monotonic()
         try:
             connection.request(method, self.prefix + path, body=body or None, headers=sent)
             response = connection.getresponse()
             data = response.read()
         except (OSError, http.client.HTTPException) as error:
-            return _replace(record, error=_network_error(error))
+            record = dataclasses.replace(record, error=_network_error(error))
+        else:
+            record = dataclasses.replace(
+                record, status=response.status, response_headers=tuple(response.getheaders()),
+                response_body=data, elapsed=time.monotonic() - started,
+            )
         finally:
             connection.close()
-        return _replace(
-            record,
-            status=response.status,
-            response_headers=tuple(response.getheaders()),
-            response_body=data,
-        )
-
-
-def _replace(record: Exchange, **changes: Any) -> Exchange:
-    return dataclasses.replace(record, **changes)
+        return record
 
 
 def _network_error(error: BaseException) -> str:

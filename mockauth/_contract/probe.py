@@ -1,17 +1,22 @@
-"""What every auth check may do against the target: log in, call me, refresh, log out,
-judge a refusal, and take JWTs apart. A check fails with ``Failed`` and the exchanges
-that prove it, or is skipped with ``Skipped`` and the reason it could not run."""
+"""What a check may do against the target, and what a check is.
+
+A ``Check`` declares the operations it ``needs`` (without them it is skipped, with the
+reason) and those it only ``uses`` when the deployment offers them; its ``Probe`` refuses
+to call anything else, so the declarations stay true. A check fails with ``Failed`` and
+the exchanges that prove it, or is skipped with ``Skipped`` and the reason it could not
+run. A ``CheckTable`` is a kind of checks the runner runs (``catalog.TABLES``).
+"""
 
 from __future__ import annotations
 
-import base64
-import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .client import Client, Exchange
-from .results import WRONG_PASSWORD, RunOptions
+from .operations import Operations
+from .results import CONTENT_TYPES, WRONG_PASSWORD, RunOptions
+from .tokens import jwt_parts
 
 
 class Failed(Exception):
@@ -35,20 +40,78 @@ class Login:
     body: Mapping[str, Any]
 
 
+@dataclass(frozen=True)
+class Check:
+    """One rule: ``run`` raises Failed or Skipped, or returns when the target kept it."""
+
+    name: str
+    description: str
+    run: Callable[[Probe], None]
+    needs: tuple[str, ...] = ("login",)
+    uses: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CheckTable:
+    """A kind of checks: ``kind`` names its results (and their JUnit class), ``title``
+    heads its part of the report."""
+
+    kind: str
+    title: str
+    checks: tuple[Check, ...]
+
+
 class Probe:
-    """What every auth check may do against the target."""
+    """What one check may do against the target: the operations it declared, and only those."""
 
-    def __init__(self, options: RunOptions) -> None:
+    def __init__(self, options: RunOptions, operations: Operations, allowed: frozenset[str], client: Client) -> None:
         self.options = options
-        self.client = Client(options.url, options.headers, options.timeout)
+        self.operations = operations
+        self.allowed = allowed
+        self.client = client
 
-    def login(self, username: str | None = None, password: str | None = None) -> Exchange:
+    def offers(self, operation: str) -> bool:
+        """Whether an operation the check only ``uses`` is there to use."""
+        return operation in self.allowed
+
+    def label(self, operation: str) -> str:
+        """'GET /users/me/': how reasons name an operation, at the path the deployment uses."""
+        return self.operations.offered[operation].label
+
+    def send(
+        self, operation: str, *, fields: list[tuple[str, str]] | None = None, as_json: bool | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Exchange:
+        """Send `fields` to `operation` as a form or JSON (as the target takes them unless
+        `as_json` says which)."""
+        if operation not in self.allowed:
+            raise RuntimeError(f"a check called {operation!r} without declaring it in needs or uses")
+        endpoint = self.operations.offered[operation]
+        json_body = form = None
+        if fields is not None:
+            if as_json if as_json is not None else self.options.login_body == "json":
+                json_body = dict(fields)
+            else:
+                form = fields
+        return self.client.send(
+            endpoint.method, endpoint.path, operation=operation, form=form, json_body=json_body, headers=headers
+        )
+
+    def login(
+        self, username: str | None = None, password: str | None = None, *, as_json: bool | None = None
+    ) -> Exchange:
         c = self.options
         fields = [
             ("username", c.username if username is None else username),
             ("password", c.password if password is None else password),
         ]
-        return self.client.send("POST", "/auth/login", form=fields)
+        return self.send("login", fields=fields, as_json=as_json)
+
+    @staticmethod
+    def body_kind(exchange: Exchange) -> str:
+        """How a request's body was sent: 'a form (application/x-www-form-urlencoded)' or 'JSON (...)'."""
+        sent = {key.lower(): value for key, value in exchange.request_headers}.get("content-type", "")
+        return f"JSON ({CONTENT_TYPES['json']})" if "json" in sent else f"a form ({CONTENT_TYPES['form']})"
 
     def wrong_password(self) -> str:
         # Not derived from the real one, so reports can show it without giving that away.
@@ -60,17 +123,9 @@ class Probe:
         exchange = self.login()
         token = exchange.field("access_token")
         if exchange.status != 200 or not isinstance(token, str) or not token:
-            raise Skipped(
-                "needs a token, but logging in with the given credentials gave "
-                f"{exchange.answer()} (see login_succeeds)"
-            )
+            raise Skipped(f"needs a token: logging in gave {exchange.answer()} (see login_succeeds)")
         refresh = exchange.field("refresh_token")
-        return Login(
-            exchange,
-            token,
-            refresh if isinstance(refresh, str) and refresh else None,
-            exchange.json(),
-        )
+        return Login(exchange, token, refresh if isinstance(refresh, str) and refresh else None, exchange.json())
 
     def me(self, token: str | None, *, authorization: str | None = None) -> Exchange:
         headers = {}
@@ -78,79 +133,42 @@ class Probe:
             headers["Authorization"] = authorization
         elif token is not None:
             headers["Authorization"] = f"Bearer {token}"
-        return self.client.send("GET", "/auth/me", headers=headers)
+        return self.send("me", headers=headers)
 
     def working_token(self) -> Login:
-        """A token /auth/me accepts; without one, refusals prove nothing."""
+        """A token `me` accepts; without one, refusals prove nothing."""
         login = self.token()
         answer = self.me(login.access_token)
         if answer.status != 200:
             raise Skipped(
-                f"needs /auth/me to accept a fresh token, but it gave {answer.answer()} "
+                f"needs {self.label('me')} to accept a fresh token, but it gave {answer.answer()} "
                 "(see me_accepts_token)"
             )
         return login
 
     def refresh(self, refresh_token: str) -> Exchange:
-        return self.client.send("POST", "/auth/refresh", form=[("refresh_token", refresh_token)])
+        return self.send("refresh", fields=[("refresh_token", refresh_token)])
 
     def logout(self, token: str) -> Exchange:
-        return self.client.send(
-            "POST", "/auth/logout", headers={"Authorization": f"Bearer {token}"}
-        )
+        return self.send("logout", headers={"Authorization": f"Bearer {token}"})
 
     def refused(self, exchange: Exchange, what: str, *, bearer: bool = True) -> None:
         """A bearer refusal: 401 with WWW-Authenticate (RFC 6750 section 3)."""
         if exchange.status is None:
             raise Failed(f"{what}: {exchange.answer()}", exchange)
         if 200 <= exchange.status < 300:
-            raise Failed(
-                f"{what} was accepted ({exchange.answer()}); it must be refused with 401", exchange
-            )
+            raise Failed(f"{what} was accepted ({exchange.answer()}); it must be refused with 401", exchange)
         if exchange.status != 401:
-            raise Failed(
-                f"{what} got {exchange.answer()}; a refused bearer token must get 401", exchange
-            )
+            raise Failed(f"{what} got {exchange.answer()}; a refused bearer token must get 401", exchange)
         challenge = exchange.header("WWW-Authenticate")
         if bearer and (not challenge or not challenge.strip().lower().startswith("bearer")):
             raise Failed(
-                f"{what} got 401 without a 'WWW-Authenticate: Bearer ...' header "
-                "(RFC 6750 section 3)",
-                exchange,
+                f"{what} got 401 without a 'WWW-Authenticate: Bearer ...' header (RFC 6750 section 3)", exchange
             )
-
-
-def b64decode(part: str) -> bytes:
-    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
-
-
-def b64encode(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def jwt_parts(token: str) -> tuple[dict[str, Any], dict[str, Any], str] | None:
-    """(header, claims, signature) of a compact JWS, or None if it is not one."""
-    pieces = token.split(".")
-    if len(pieces) != 3:
-        return None
-    try:
-        header = json.loads(b64decode(pieces[0]))
-        claims = json.loads(b64decode(pieces[1]))
-    except (ValueError, TypeError):
-        return None
-    if not isinstance(header, dict) or not isinstance(claims, dict):
-        return None
-    return header, claims, pieces[2]
-
-
-def encode_json(value: Mapping[str, Any]) -> str:
-    return b64encode(json.dumps(value, separators=(",", ":")).encode())
 
 
 def decoded(login: Login) -> tuple[dict[str, Any], dict[str, Any], str]:
     parts = jwt_parts(login.access_token)
     if parts is None:
-        raise Skipped(
-            "the access token is not a JWT, so it cannot be altered (see access_token_is_jwt)"
-        )
+        raise Skipped("the access token is not a JWT, so it cannot be altered (see access_token_is_jwt)")
     return parts

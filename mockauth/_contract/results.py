@@ -3,18 +3,22 @@ run, and the result of one check. A leaf: it imports nothing of the runner."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .._errors import MockAuthError
 
 PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
+KNOWN = "known"  # failed, as recorded in the baseline: reported apart, never fails the run
 PASSWORD_VARIABLE = "MOCKAUTH_CONTRACT_PASSWORD"
 USERNAME_VARIABLE = "MOCKAUTH_CONTRACT_USERNAME"
 URL_VARIABLE = "MOCKAUTH_CONTRACT_URL"
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_EXPIRY_WAIT = 10.0
+# A default run's whole time: it must fit a CI step against a deployment whose login costs
+# about 100 ms of CPU (bench/RESULTS.md, "contract runner").
+DEFAULT_BUDGET = 60.0
 # How far exp - iat may stray from expires_in (whole-second rounding, a slow server).
 LIFETIME_TOLERANCE = 5
 # How far the target's clock may be behind ours before an issued token counts as already expired.
@@ -22,12 +26,29 @@ CLOCK_SKEW = 60
 NON_ASCII_USERNAME = "jürgen.größe.用户@example.com"
 WRONG_PASSWORD = "mockauth-contract-wrong-password"
 SCHEMA_PHASES = ("examples", "coverage", "fuzzing", "stateful")
+CONTENT_TYPES = {"form": "application/x-www-form-urlencoded", "json": "application/json"}
+BODIES = ("both", "form", "json")  # what content_type may say: the request bodies the target takes
 
 Progress = Callable[[str], None]
 
+# Keyword of Contract(...) -> its flag, where the flag is not simply the keyword with dashes.
+FLAGS = {"exclude_checks": "--exclude-check", "paths": "--path", "headers": "--header", "schema": "--no-schema"}
+
+
+def flag(keyword: str) -> str:
+    return FLAGS.get(keyword, "--" + keyword.replace("_", "-"))
+
 
 class ContractError(MockAuthError):
-    """The contract cannot run: a bad argument, an unreadable spec, an unreachable target."""
+    """The contract cannot run: a bad argument, an unreadable spec, an unreachable target.
+
+    ``field`` names the ``Contract`` keyword at fault, when one is (the CLI turns it into
+    the flag or the configuration key that gave the value)."""
+
+    def __init__(self, problem: str, field: str | None = None) -> None:
+        super().__init__(f"{field}: {problem}" if field else problem)
+        self.problem = problem
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -38,14 +59,42 @@ class RunOptions:
     username: str
     password: str
     spec_path: Path | None = None
+    content_type: str = "both"
     max_examples: int | None = None
     seed: int | None = None
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
     timeout: float = DEFAULT_TIMEOUT
     excluded: frozenset[str] = frozenset()
     expired_token: str | None = None
     expiry_wait: float = DEFAULT_EXPIRY_WAIT
     schema: bool = True
+    budget: float = DEFAULT_BUDGET
+    # How reasons name an option: "keyword" (expired_token=) for Python, "flag" for the CLI.
+    style: str = "keyword"
+
+    def option(self, keyword: str, value: str = "") -> str:
+        """How a reason names an option: '--expired-token TOKEN' or 'expired_token=TOKEN'."""
+        if self.style == "flag":
+            return flag(keyword) if keyword == "schema" else f"{flag(keyword)} {value}".rstrip()
+        if keyword == "paths" and "=" in value:  # --path OP=PATH is a mapping in Python
+            operation, _, path = value.partition("=")
+            return f"paths={{{operation!r}: {path!r}}}"
+        return f"{keyword}={value}"
+
+    @property
+    def login_body(self) -> str:
+        """How the auth checks send the login and refresh bodies: form unless only JSON is taken."""
+        return "json" if self.content_type == "json" else "form"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One distinct failure of a check: ``key`` is its identity for ``--baseline``."""
+
+    key: str
+    summary: str
+    count: int = 1
+    evidence: tuple[str, ...] = ()  # what was sent, what came back, a curl line
 
 
 @dataclass(frozen=True)
@@ -53,13 +102,41 @@ class CheckResult:
     """One row of the report: a check, its verdict, and why (always, unless it passed)."""
 
     name: str
-    kind: str  # "auth" or "schema"
+    kind: str  # the table it comes from: "auth", "schema", "operations", ...
     description: str
-    status: str  # passed, failed or skipped
+    status: str  # passed, failed, skipped or known
     reason: str = ""
-    evidence: tuple[str, ...] = ()  # for a failure: what was sent, what came back, a curl line
+    findings: tuple[Finding, ...] = ()  # failed ones (new ones, under a baseline)
+    known: tuple[Finding, ...] = ()  # failed ones the baseline records
+
+    @property
+    def evidence(self) -> tuple[str, ...]:
+        return tuple(line for finding in self.findings for line in finding.evidence)
 
 
 def clip(text: str, limit: int = 400) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
+
+
+@dataclass
+class PhaseRun:
+    """What one schemathesis phase did with its share of the budget."""
+
+    name: str
+    share: float  # seconds it was given
+    scenarios: int = 0
+    cases: int = 0  # requests sent
+    seconds: float = 0.0
+    stopped: bool = False  # cut at the end of its share
+    skipped: str | None = None  # schemathesis' reason, when it did not run
+
+    def summary(self) -> str:
+        if self.skipped:
+            return f"skipped: {self.skipped}"
+        text = f"{plural(self.cases, 'case')} in {plural(self.scenarios, 'scenario')}, {self.seconds:.1f} s"
+        return text + (f", stopped at its share of the budget ({self.share:.0f} s)" if self.stopped else "")
