@@ -10,10 +10,10 @@ from typing import Any
 
 import yaml
 
-from ._errors import ConfigError, FixtureError
-from ._modes import parse_spec
+from ._errors import ConfigError, FixtureError, ModeError
+from ._modes import Arming, arming_from_spec, parse_spec
 from ._settings import Settings, check_names
-from ._values import check_json
+from ._values import check_json, is_text
 from ._values import describe as _kind
 
 # Claims the mock sets itself on every token; a user may not override them.
@@ -65,41 +65,64 @@ def user_from_mapping(entry: Any) -> User:
 
 def _user_problem(entry: Mapping[str, Any]) -> str | None:
     """The first thing wrong with a user entry, as 'field: reason', or None."""
-    for key in entry:
-        if key not in _USER_FIELDS:
-            return f"{key}: unknown field (fields: {', '.join(_USER_FIELDS)})"
+    problems = user_problems(entry)
+    return problems[0] if problems else None
+
+
+def user_problems(entry: Mapping[str, Any]) -> list[str]:
+    """Everything wrong with a user entry, each as 'field: reason'."""
+    problems = [
+        f"{key}: unknown field (fields: {', '.join(_USER_FIELDS)})"
+        for key in entry if key not in _USER_FIELDS
+    ]
     for key in ("username", "password"):
         if key not in entry:
-            return f"{key}: required"
-        if not isinstance(entry[key], str) or not entry[key]:
-            return f"{key}: must be a non-empty string, got {_kind(entry[key])}"
-    if entry.get("email") is not None and not isinstance(entry["email"], str):
-        return f"email: must be a string, got {_kind(entry['email'])}"
-    claims = entry.get("claims")
-    if claims is not None:
-        if not isinstance(claims, Mapping):
-            return f"claims: must be a mapping of claim names to values, got {_kind(claims)}"
-        for name in claims:
-            if not isinstance(name, str):
-                return f"claims: claim names must be strings, got {name!r}"
-            if name in RESERVED_CLAIMS:
-                return f"claims.{name}: reserved, the mock sets it on every token"
+            problems.append(f"{key}: required")
+        elif not is_text(entry[key]) or not entry[key]:
+            problems.append(f"{key}: must be a non-empty string, got {_kind(entry[key])}")
+    if entry.get("email") is not None and not is_text(entry["email"]):
+        problems.append(f"email: must be a string, got {_kind(entry['email'])}")
+    problems += _claims_problems(entry.get("claims"))
+    for key in ("locked", "disabled"):
+        if key in entry and not isinstance(entry[key], bool):
+            problems.append(f"{key}: must be true or false, got {_kind(entry[key])}")
+    mode = entry.get("mode")
+    if mode is not None:
+        if not is_text(mode):
+            problems.append(f"mode: must be a mode name like 'slow:delay=2', got {_kind(mode)}")
+        else:
+            try:
+                user_arming(mode, "user")
+            except ConfigError as error:
+                problems.append(f"mode: {error}")
+    return problems
+
+
+def _claims_problems(claims: Any) -> list[str]:
+    if claims is None:
+        return []
+    if not isinstance(claims, Mapping):
+        return [f"claims: must be a mapping of claim names to values, got {_kind(claims)}"]
+    problems = []
+    for name in claims:
+        if not isinstance(name, str):
+            problems.append(f"claims: claim names must be strings, got {name!r}")
+        elif name in RESERVED_CLAIMS:
+            problems.append(f"claims.{name}: reserved, the mock sets it on every token")
+    if not problems:
         try:
             check_json(claims)
         except ValueError as error:
-            return f"claims: {error}"
-    for key in ("locked", "disabled"):
-        if key in entry and not isinstance(entry[key], bool):
-            return f"{key}: must be true or false, got {_kind(entry[key])}"
-    mode = entry.get("mode")
-    if mode is not None:
-        if not isinstance(mode, str):
-            return f"mode: must be a mode name like 'slow:delay=2', got {_kind(mode)}"
-        try:
-            parse_spec(mode)
-        except ConfigError as error:
-            return f"mode: {error}"
-    return None
+            problems.append(f"claims: {error}")
+    return problems
+
+
+def user_arming(mode: str, username: str) -> Arming:
+    """The arming a user's ``mode:`` stands for; ConfigError if it is not one."""
+    _, values = parse_spec(mode)
+    if "user" in values:
+        raise ModeError(f"mode {mode!r}: user: a user's own mode applies to that user; leave user out")
+    return arming_from_spec(mode, user=username, source="fixture")
 
 
 @dataclass(frozen=True)

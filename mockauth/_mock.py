@@ -163,10 +163,14 @@ class MockAuth:
         self.state.reset()
 
     def check(self) -> None:
-        """Raise the first error that a request raised inside the app, if any (then forget them)."""
-        errors, self.app.errors[:] = list(self.app.errors), []
+        """Raise the first error that a request raised inside the app, if any (then forget them).
+
+        The app keeps the first few errors (``MAX_ERRORS``) and counts the rest."""
+        errors, dropped = self.app.take_errors()
         if errors:
-            raise ServerError(f"a request failed inside mockauth: {errors[0]!r}") from errors[0]
+            more = len(errors) - 1 + dropped
+            also = f" (and {more} more)" if more else ""
+            raise ServerError(f"a request failed inside mockauth: {errors[0]!r}{also}") from errors[0]
 
     def log(self, message: str) -> None:
         with contextlib.suppress(Exception):
@@ -182,11 +186,10 @@ class MockAuth:
         exposure = expose(self.app, host)  # off loopback: no default secret, an admin token
         for line in exposure.warnings():
             self.log(line)
-        server = Server(
-            self.app, host, port, on_stop=self.check, read_timeout=self.settings.read_timeout
+        return Server(
+            self.app, host, port, on_stop=self.check, read_timeout=self.settings.read_timeout,
+            guard=exposure.guard,
         )
-        server.admin_token = exposure.admin_token
-        return server
 
     def test_client(self) -> Client:
         """A Werkzeug test client calling the app in-process."""

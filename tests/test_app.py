@@ -85,11 +85,24 @@ def test_me_without_token_follows_rfc6750(client: Client) -> None:
     assert response.headers["WWW-Authenticate"] == 'Bearer realm="mockauth"'
 
 
-@pytest.mark.parametrize("header", ["Basic dXNlcjpwYXNz", "Bearer", "Bearer a b", "token"])
-def test_me_with_malformed_authorization(client: Client, header: str) -> None:
-    response = client.get("/auth/me", headers={"Authorization": header})
-    assert_error(response, 401, "invalid_token")
-    assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
+@pytest.mark.parametrize("header", ["Basic dXNlcjpwYXNz", "Digest username=ann", "token", ""])
+def test_me_with_another_scheme_gets_the_challenge_alone(client: Client, header: str) -> None:
+    # RFC 6750 3.1: a request without bearer credentials (another scheme included) gets
+    # the challenge with no error code in it.
+    for method, path in (("GET", "/auth/me"), ("POST", "/auth/logout")):
+        response = client.open(path, method=method, headers={"Authorization": header})
+        assert_error(response, 401, "invalid_token")
+        assert response.headers["WWW-Authenticate"] == 'Bearer realm="mockauth"'
+
+
+@pytest.mark.parametrize("header", ["Bearer", "Bearer ", "Bearer a b", "Bearer ab!c", "bearer tok\u00e9n", "Bearer ="])
+def test_me_with_a_malformed_bearer_header_is_a_bad_request(client: Client, header: str) -> None:
+    # RFC 6750 3.1: a malformed request (no token, or one that is not a b64token) is
+    # 400 invalid_request, said in the challenge too.
+    for method, path in (("GET", "/auth/me"), ("POST", "/auth/logout")):
+        response = client.open(path, method=method, headers={"Authorization": header.encode("latin-1").decode("unicode_escape")})
+        assert_error(response, 400, "invalid_request")
+        assert 'error="invalid_request"' in response.headers["WWW-Authenticate"]
 
 
 def test_me_with_garbage_and_tampered_tokens(client: Client, auth: MockAuth) -> None:

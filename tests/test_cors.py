@@ -234,7 +234,8 @@ def test_the_refused_origin_is_logged_once(capsys: pytest.CaptureFixture[str]) -
         client.get("/health", headers={"Origin": "https://evil.example"})
     err = capsys.readouterr().err
     assert err.count("refused the browser origin https://evil.example") == 1
-    assert "--cors-origins https://evil.example" in err
+    # --cors-origins replaces the list: the hint keeps the origins allowed now.
+    assert "--cors-origins 'https://evil.example,http://localhost:*,http://127.0.0.1:*,http://[::1]:*'" in err
 
 
 def test_cors_origins_setting_parses_and_checks() -> None:

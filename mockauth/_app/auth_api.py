@@ -3,6 +3,7 @@ documents beside them (JWKS, discovery, health, the spec itself)."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 from typing import Any
@@ -62,13 +63,25 @@ def login(app: App, call: Call) -> Response:
     if user is None or not matches:
         raise ApiError(401, "invalid_credentials", "The username or password is incorrect.")
     check_account(user)
-    failure = call.selection.failure
-    expired = failure is not None and failure.mode.effect == "expire"
+    selection = call.selection
+    expired = selection.failure is not None and selection.failure.mode.effect == "expire"
+    if expired and selection.deferred is not None:
+        # expired_token with `times`: only now, a token about to be issued, is one used up.
+        expired = app.state.modes.take(selection)
+        call.selection = dataclasses.replace(
+            selection, deferred=None, failure=selection.failure if expired else None
+        )
     return token_answer(app.state.tokens.token_response(user, expired=expired))
 
 
 def refresh(app: App, call: Call) -> Response:
     (token,) = required_strings(call.params, "refresh_token")
+    # The account first: a locked account's refresh token stays unused, so the retry
+    # after unlocking is a refresh, not a reuse that would revoke the family.
+    owner = app.state.tokens.refresh_owner(token)
+    user = app.state.users.all().get(owner) if owner is not None else None
+    if user is not None:
+        check_account(user)
     try:
         username, family = app.state.tokens.rotate(token)
     except TokenError as error:
@@ -76,7 +89,6 @@ def refresh(app: App, call: Call) -> Response:
     user = app.state.users.all().get(username)
     if user is None:
         raise ApiError(401, "invalid_token", "The user of this refresh token no longer exists.")
-    check_account(user)
     return token_answer(app.state.tokens.token_response(user, family=family))
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import re
 import socket
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from .._app.admin import GUARD_KEY, Guard
 from .._errors import ServerError
 
 WSGIApp = Callable[..., Any]
@@ -34,10 +36,27 @@ _TRANSPORT_ERRORS = {
 }
 
 
+def logged_path(method: str, path: str, code: str) -> str | None:
+    """A request's path as the access log shows it (a token or password in the query
+    string redacted), or None for a request not worth a line: the dashboard's polling
+    (it reads the state and the journal every second or two and would bury the
+    requests that matter)."""
+    route = path.split("?")[0]
+    if method == "GET" and route.startswith("/_mockauth/") and route != "/_mockauth/" and code.startswith("2"):
+        return None
+    return _SECRET_QUERY.sub(r"\1[redacted]", path)
+
+
 class _Handler(WSGIRequestHandler):
     """Werkzeug's handler with JSON errors, a read timeout and no secrets in its log."""
 
     quiet = False
+    guard = Guard()
+
+    def make_environ(self) -> dict[str, Any]:
+        environ: dict[str, Any] = super().make_environ()
+        environ[GUARD_KEY] = self.guard  # the Host check and admin token of this server
+        return environ
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         # http.server's own answers (request line or headers too long, bad request line)
@@ -64,31 +83,34 @@ class _Handler(WSGIRequestHandler):
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         if self.quiet:
             return
-        # Not the dashboard's polling: it reads the state and the journal every second or
-        # two and would bury the requests that matter.
-        route = str(getattr(self, "path", "")).split("?")[0]
-        polling = self.command == "GET" and route.startswith("/_mockauth/") and route != "/_mockauth/"
-        if polling and str(code).startswith("2"):
-            return
-        # A token or password in a query string stays out of the log.
         path = getattr(self, "path", None)
-        if isinstance(path, str):
-            self.path = _SECRET_QUERY.sub(r"\1[redacted]", path)
-        try:
+        if not isinstance(path, str):  # a request line too broken to hold a path
             super().log_request(code, size)
-        finally:
-            if isinstance(path, str):
+            return
+        shown = logged_path(self.command, path, str(code))
+        if shown is None:
+            return
+        if sys.stderr.isatty():  # Werkzeug's colours, for a terminal only
+            self.path = shown
+            try:
+                super().log_request(code, size)
+            finally:
                 self.path = path
+            return
+        line = f"{self.command} {shown} {self.request_version}".translate(self._control_char_table)
+        self.log("info", '"%s" %s %s', line, code, size)
 
     def log_error(self, format: str, *args: Any) -> None:
         if not self.quiet:
             super().log_error(format, *args)
 
 
-def _handler(quiet: bool, timeout: float | None) -> type[_Handler]:
+def _handler(quiet: bool, timeout: float | None, guard: Guard) -> type[_Handler]:
     # StreamRequestHandler applies `timeout` to every socket read: a client that stops
     # sending mid-request (slowloris) frees its thread instead of holding it forever.
-    return type("MockAuthRequestHandler", (_Handler,), {"quiet": quiet, "timeout": timeout})
+    return type(
+        "MockAuthRequestHandler", (_Handler,), {"quiet": quiet, "timeout": timeout, "guard": guard}
+    )
 
 
 class Server:
@@ -109,6 +131,7 @@ class Server:
         on_stop: Callable[[], None] | None = None,
         quiet: bool = True,
         read_timeout: float | None = READ_TIMEOUT,
+        guard: Guard | None = None,
     ) -> None:
         self.app = app
         self.host = host
@@ -116,10 +139,17 @@ class Server:
         self.on_stop = on_stop
         self.quiet = quiet
         self.read_timeout = read_timeout
-        self.admin_token: str | None = None  # what the control API asks for, if anything
+        # Checked on every request this server answers (never on the in-process doors):
+        # the Host it is reached by, and the admin token of the control API.
+        self.guard = guard or Guard(bound=host)
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self._crash: BaseException | None = None
+
+    @property
+    def admin_token(self) -> str | None:
+        """What this server's control API asks for, if anything."""
+        return self.guard.admin_token
 
     @property
     def port(self) -> int:
@@ -145,7 +175,7 @@ class Server:
         with listener:
             self._server = make_server(
                 self.host, listener.getsockname()[1], self.app, threaded=True,
-                request_handler=_handler(self.quiet, self.read_timeout),
+                request_handler=_handler(self.quiet, self.read_timeout, self.guard),
                 fd=listener.fileno(),
             )
         self._thread = threading.Thread(target=self._run, name=f"mockauth-server-{self.port}", daemon=True)
