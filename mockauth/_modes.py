@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._errors import ModeError
-from ._values import MAX_INTEGER, is_number, is_whole, parse_decimal, parse_integer
+from ._values import MAX_INTEGER, is_number, is_text, is_whole, parse_decimal, parse_integer
 
 TOKEN_OPERATIONS = ("login", "refresh")
 API_OPERATIONS = ("login", "refresh", "me", "logout", "jwks", "openid_configuration", "health")
@@ -273,7 +273,7 @@ def new_arming(
                 f"mode {name!r} does not apply to operation {operation!r} "
                 f"(it applies to: {', '.join(sorted(mode.operations))})"
             )
-    if user is not None and (not isinstance(user, str) or not user):
+    if user is not None and (not is_text(user) or not user):
         raise ModeError(f"mode {name!r}: user must be a non-empty string, got {user!r}")
     if times is not None and (not is_whole(times) or not 1 <= times <= MAX_TIMES):
         raise ModeError(

@@ -1,10 +1,11 @@
 """What counts as a valid value where JSON, YAML and text enter the mock.
 
 Every layer checks numbers, text and claim values the same way: these are the one
-spelling. Python's ``json`` module takes more than JSON (``NaN``, ``Infinity``, ``1e400``
-as infinity, ``"\\ud800"`` as a lone surrogate that no UTF-8 answer can carry), and
-``int()`` and ``str.isdigit()`` take more than ASCII digits (``"²"``, ``"٣"``, ``"1_0"``):
-a value the mock would later fail to encode, compare or store is refused here instead.
+spelling. Python's ``json`` module takes more than JSON (``NaN``, ``Infinity``) and
+reads JSON into values the mock cannot use (``1e400`` as infinity, ``"\\ud800"`` as a
+lone surrogate that no UTF-8 answer can carry); ``int()`` and ``str.isdigit()`` take
+more than ASCII digits (``"²"``, ``"٣"``, ``"1_0"``). A value the mock would later fail
+to encode, compare or store is refused where it is read, with these checks.
 """
 
 from __future__ import annotations
@@ -105,43 +106,41 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def _finite_float(text: str) -> float:
-    number = float(text)
-    if not math.isfinite(number):
-        raise ValueError(f"the number {_short(text)} is too large")
-    return number
+_MAX_DIGITS = 4000  # Python's int() refuses more than 4300, with a message about sys
 
 
-def _bounded_int(text: str) -> int:
-    # Checked on the text first: int() of 5,000 digits is refused by Python itself,
-    # with a message about sys.set_int_max_str_digits.
-    number = int(text) if len(text.lstrip("-")) <= 19 else MAX_INTEGER + 1
-    if abs(number) > MAX_INTEGER:
-        raise ValueError(f"the number {_short(text)} is beyond ±{MAX_INTEGER}")
-    return number
+def _readable_int(text: str) -> int:
+    if len(text) > _MAX_DIGITS:
+        raise ValueError(f"the number {_short(text)} has more digits than the mock reads ({_MAX_DIGITS})")
+    return int(text)
 
 
 def parse_json(data: bytes | str) -> Any:
-    """A JSON document, strictly (RFC 8259): ValueError, with a message fit for an
-    error answer, for what ``json.loads`` takes but JSON is not or the mock cannot
-    carry (NaN, Infinity, numbers beyond a double or 64 bits, lone surrogates, a key
-    twice, nesting past the interpreter's limit). Bytes must be UTF-8
-    (UnicodeDecodeError, a ValueError, otherwise)."""
+    """A JSON document (RFC 8259): ValueError, with a message fit for an error answer,
+    for what ``json.loads`` takes but JSON is not (NaN, Infinity), a key twice, nesting
+    past the interpreter's limit, or a number too long to read. Bytes must be UTF-8
+    (UnicodeDecodeError, a ValueError, otherwise).
+
+    Some JSON still holds values the mock cannot use: ``1e400`` (read as infinity),
+    ``2**100``, a lone surrogate (``"\\ud800"``). Those are refused where a value is
+    read (is_text, is_number, check_json), so a field nobody reads may hold them."""
     text = data.decode("utf-8") if isinstance(data, bytes) else data
     try:
-        value = json.loads(
+        return json.loads(
             text,
             object_pairs_hook=_no_duplicates,
             parse_constant=_refuse_constant,
-            parse_float=_finite_float,
-            parse_int=_bounded_int,
+            parse_int=_readable_int,
         )
     except RecursionError:
         raise ValueError("nested too deeply") from None
     except json.JSONDecodeError as error:
         raise ValueError(f"not valid JSON: {error}") from None
-    check_json(value, max_depth=None)
-    return value
+
+
+def printable(text: str) -> str:
+    """`text` as UTF-8 can carry it: a lone surrogate becomes its backslash escape."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 _INTEGER = re.compile(r"-?[0-9]{1,19}")

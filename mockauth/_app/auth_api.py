@@ -10,7 +10,9 @@ from typing import Any
 
 from werkzeug.wrappers import Response
 
+from .._state.stores.tokens import MAX_REVOCATIONS, RevocationsFull
 from .._state.tokens import TokenError, unverified_subject
+from .._values import is_text
 from .http import ApiError, bearer_token, json_response, required_strings, www_authenticate
 from .steps import bearer_claims, check_account, read_body, token_answer
 from .wsgi import App, Call, Handler, Subject
@@ -24,7 +26,7 @@ _NO_SUCH_PASSWORD = b"mockauth: no such user, compared only to spend the same ti
 
 def _login_subject(app: App, call: Call) -> str | None:
     username = read_body(app, call).get("username")
-    if not isinstance(username, str):
+    if not is_text(username):
         return None
     user = app.state.users.find(username)
     return user.username if user else username
@@ -32,7 +34,7 @@ def _login_subject(app: App, call: Call) -> str | None:
 
 def _refresh_subject(app: App, call: Call) -> str | None:
     token = read_body(app, call).get("refresh_token")
-    return app.state.tokens.refresh_owner(token) if isinstance(token, str) else None
+    return app.state.tokens.refresh_owner(token) if is_text(token) else None
 
 
 def _bearer_subject(app: App, call: Call) -> str | None:
@@ -107,7 +109,15 @@ def me(app: App, call: Call) -> Response:
 
 def logout(app: App, call: Call) -> Response:
     claims = bearer_claims(app, call)
-    app.state.tokens.revoke(claims)
+    try:
+        app.state.tokens.revoke(claims)
+    except RevocationsFull:
+        raise ApiError(
+            503, "temporarily_unavailable",
+            f"The mock holds {MAX_REVOCATIONS} revoked tokens that have not expired yet on its "
+            "clock; it revokes more once some expire (or after POST /_mockauth/reset).",
+            [("Retry-After", "60")],
+        ) from None
     return Response(status=204)
 
 

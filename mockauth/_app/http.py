@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl
 
 from werkzeug.wrappers import Request, Response
 
-from .._values import DuplicateKey, parse_integer, parse_json
+from .._values import DuplicateKey, is_text, parse_integer, parse_json
 
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
@@ -178,6 +178,8 @@ def required_strings(params: Mapping[str, Any], *names: str) -> list[str]:
             raise bad_request(f"The field {name!r} must be a string.")
         if not value:
             raise bad_request(f"The field {name!r} must not be empty.")
+        if not is_text(value):
+            raise bad_request(f"The field {name!r} is not valid Unicode text (it holds a lone surrogate).")
         values.append(value)
     return values
 

@@ -27,6 +27,7 @@ from .._modes import API_OPERATIONS, Applied, Selection
 from .._spec import Spec
 from .._state import State
 from .._state.journal import REDACTED, SECRET_FIELDS, redact
+from .._values import printable
 from . import cors as _cors
 from .admin import GUARD_KEY, Guard, admin_gate, host_refusal
 from .http import ApiError, bad_request, json_response, www_authenticate
@@ -186,9 +187,9 @@ class App:
                         self.errors_dropped += 1
             where = call.operation if call is not None else environ.get("PATH_INFO", "?")
             report = f"error: {where}: {type(error).__name__}: {error}\n{traceback.format_exc()}"
-            self.log(_printable(_scrub(report, call, environ)))
-            method = _printable(str(environ.get("REQUEST_METHOD", "?")))
-            path = _printable(str(environ.get("PATH_INFO", "?")))[:200]
+            self.log(printable(_scrub(report, call, environ)))
+            method = printable(str(environ.get("REQUEST_METHOD", "?")))
+            path = printable(str(environ.get("PATH_INFO", "?")))[:200]
             return _tagged(ApiError(
                 500, "server_error",
                 f"mockauth failed on {method} {path}: {type(error).__name__}. "
@@ -428,11 +429,6 @@ def _scrub(text: str, call: Call | None, environ: Mapping[str, Any]) -> str:
     return text
 
 
-def _printable(text: str) -> str:
-    """`text` as UTF-8 can carry it: a lone surrogate becomes its escape."""
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
-
-
 class _LogOnce:
     """One log line per distinct value, for at most MAX_NAMED values: enough to explain
     what was refused, and a bounded set and log whatever a client sends."""
@@ -452,7 +448,7 @@ class _LogOnce:
         if full:
             self._log(f"{MAX_NAMED} {self._what} named in this log already; further ones are not")
         else:
-            self._log(_printable(line))
+            self._log(printable(line))
 
 
 def _tagged(response: Response, error: str) -> Response:
