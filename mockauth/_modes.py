@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._errors import ModeError
-from ._values import MAX_INTEGER, is_number, is_text, is_whole, parse_decimal, parse_integer
+from ._values import is_number, is_text, is_whole, parse_decimal, parse_integer
 
 TOKEN_OPERATIONS = ("login", "refresh")
 API_OPERATIONS = ("login", "refresh", "me", "logout", "jwks", "openid_configuration", "health")
@@ -283,8 +283,8 @@ def new_arming(
         raise ModeError(
             f"mode {name!r}: probability must be a number from 0 to 1, got {probability!r}"
         )
-    if seed is not None and (not is_whole(seed) or abs(seed) > MAX_INTEGER):
-        raise ModeError(f"mode {name!r}: seed must be a whole number within 64 bits, got {seed!r}")
+    if seed is not None and not is_whole(seed):
+        raise ModeError(f"mode {name!r}: seed must be a whole number, got {seed!r}")
     filled = fill_options(mode, options)
     return Arming(
         0, mode, filled, operation, user, times,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import re
 from dataclasses import dataclass
 
 from werkzeug.wrappers import Request, Response
@@ -55,6 +56,21 @@ class Guard:
             name.endswith(pattern[1:]) if pattern.startswith("*.") else name == pattern
             for pattern in allowed_hosts
         )
+
+
+# A Host header value (RFC 9110 7.2): a DNS name (underscores too: Docker service
+# names have them), an IPv4 address or a bracketed IPv6 one, and an optional port.
+_LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
+_VALID_HOST = re.compile(
+    rf"(?:{_LABEL}(?:\.{_LABEL})*\.?|\[[0-9a-f:.]+\])(?::(?:[1-9][0-9]{{0,4}}))?", re.IGNORECASE
+)
+
+
+def valid_host(host: str) -> bool:
+    """Whether a Host header value is one (an invalid one gets 400, RFC 9112 3.2)."""
+    match = _VALID_HOST.fullmatch(host)
+    port = host.rpartition(":")[2] if match and ":" in host.rpartition("]")[2] else None
+    return match is not None and (port is None or int(port) <= 65535)
 
 
 def host_name(host: str) -> str | None:

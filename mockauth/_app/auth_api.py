@@ -13,7 +13,7 @@ from werkzeug.wrappers import Response
 from .._state.stores.tokens import MAX_REVOCATIONS, RevocationsFull
 from .._state.tokens import TokenError, unverified_subject
 from .._values import is_text
-from .http import ApiError, bearer_token, json_response, required_strings, www_authenticate
+from .http import ApiError, base_url, bearer_token, json_response, required_strings, www_authenticate
 from .steps import bearer_claims, check_account, read_body, token_answer
 from .wsgi import App, Call, Handler, Subject
 
@@ -126,7 +126,7 @@ def jwks(app: App, call: Call) -> Response:
 
 
 def openid_configuration(app: App, call: Call) -> Response:
-    base = call.request.host_url
+    base = base_url(call.request)
     return json_response({
         "issuer": app.settings.issuer,
         "jwks_uri": base + ".well-known/jwks.json",

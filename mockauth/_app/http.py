@@ -225,3 +225,11 @@ def query_integer(request: Request, name: str) -> int | None:
         return parse_integer(text)
     except ValueError:
         raise bad_request(f"The query parameter {name!r} must be a whole number.") from None
+
+
+def base_url(request: Request) -> str:
+    """The URL the client reached the app's root by, with a trailing slash: its Host
+    (checked on the way in) or the server's name, and the path it is mounted under."""
+    environ = request.environ
+    host = environ.get("HTTP_HOST") or f"{environ.get('SERVER_NAME', 'localhost')}:{environ.get('SERVER_PORT', '80')}"
+    return f"{environ.get('wsgi.url_scheme', 'http')}://{host}{request.script_root}/"

@@ -29,11 +29,11 @@ from .._state import State
 from .._state.journal import REDACTED, SECRET_FIELDS, redact
 from .._values import printable
 from . import cors as _cors
-from .admin import GUARD_KEY, Guard, admin_gate, host_refusal
+from .admin import GUARD_KEY, Guard, admin_gate, host_refusal, valid_host
 from .http import ApiError, bad_request, json_response, www_authenticate
 
 if TYPE_CHECKING:
-    from werkzeug.routing import Map
+    from werkzeug.routing import Map, MapAdapter
 
 BEARER_OPERATIONS = frozenset({"me", "logout"})
 # Control calls that change nothing a worker keeps (the signing key is shared by all).
@@ -147,7 +147,10 @@ class App:
         try:
             call: Call | None = None
             host = environ.get("HTTP_HOST")
-            if guard is not None and not guard.allows_host(host, self.settings.allowed_hosts):
+            if host is not None and not valid_host(host):
+                refusal = bad_request(f"The Host header {printable(host)[:100]!r} is not a host name or address.")
+                response = _tagged(refusal.response(), refusal.error)
+            elif guard is not None and not guard.allows_host(host, self.settings.allowed_hosts):
                 refusal = host_refusal(str(host))
                 self._host_log(str(host), f"refused a request for the host {host!r}: {refusal.description}")
                 response = _tagged(refusal.response(), refusal.error)
@@ -212,6 +215,14 @@ class App:
             self._url_map = self.spec.url_map()  # two threads may both build it: same map
         return self._url_map
 
+    def _adapter(self, request: Request) -> MapAdapter:
+        # Bound to the path alone: routing never looks at the Host (which a client
+        # chooses, and werkzeug's bind_to_environ fails on when it is odd).
+        return self.url_map.bind(
+            "mockauth.invalid", script_name=request.script_root or "/",
+            path_info=request.path, default_method=request.method,
+        )
+
     def refuse_state_changes(self, description: str) -> None:
         """Answer 409 ``per_worker_state`` to every control-API call that changes state.
 
@@ -238,7 +249,7 @@ class App:
     def options(self, request: Request) -> Response:
         """OPTIONS on any route: 204 with Allow, and a CORS preflight answer for an
         allowed origin; a preflight from any other origin is refused with 403."""
-        adapter = self.url_map.bind_to_environ(request.environ)
+        adapter = self._adapter(request)
         # The routes accept a missing trailing slash for GET and the like; OPTIONS too.
         found = adapter.allowed_methods() or adapter.allowed_methods(request.path.rstrip("/") + "/")
         methods = sorted({*found, "OPTIONS"})
@@ -292,7 +303,7 @@ class App:
             return self._dispatch_call(request, Call(request, static, {}), started, guard)
         from werkzeug.routing import RequestRedirect
 
-        adapter = self.url_map.bind_to_environ(environ)
+        adapter = self._adapter(request)
         try:
             operation, args = adapter.match()
         except MethodNotAllowed as error:

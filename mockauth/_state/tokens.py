@@ -281,8 +281,9 @@ class Tokens:
         """Logout: the access token and every refresh token of its family;
         RevocationsFull when the store holds as many live revocations as it may."""
         sid = claims.get("sid")
+        # A minted token's exp may be any whole number: past 1e18 s it lives forever anyway.
         self.store.revoke(
-            claims["jti"], float(claims["exp"]), sid if isinstance(sid, str) else None,
+            claims["jti"], float(min(claims["exp"], 10**18)), sid if isinstance(sid, str) else None,
             now=self.clock.now(), family_lifetime=self._family_lifetime,
         )
 
