@@ -200,16 +200,20 @@ class MockAuth:
         return Client(self.app, use_cookies=False)
 
     def intercept(self, base_url: str = "https://auth.example.test", *, passthrough: bool = True) -> Interceptor:
-        """Answer ``requests`` calls to `base_url` in-process through ``responses``."""
+        """Answer ``requests`` calls to `base_url` in-process through ``responses``; a
+        path in it is where the mock is mounted (``https://example.test/api``)."""
         from ._doors.inprocess import Interceptor
 
         return Interceptor(self.app, base_url, passthrough=passthrough)
 
-    def httpx_transport(self) -> httpx.BaseTransport:
-        """An httpx transport that answers in-process: ``httpx.Client(transport=auth.httpx_transport())``."""
+    def httpx_transport(self, base_url: str | None = None) -> httpx.BaseTransport:
+        """An httpx transport that answers in-process: ``httpx.Client(transport=auth.httpx_transport())``.
+
+        With `base_url` (``https://example.test/api``), requests under its path are
+        answered as if the mock were mounted there (``/api/auth/login`` is login)."""
         from ._doors.inprocess import httpx_transport
 
-        return httpx_transport(self.app)
+        return httpx_transport(self.app, base_url)
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         return self.app(environ, start_response)
