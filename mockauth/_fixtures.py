@@ -150,46 +150,89 @@ def load_fixtures(path: str | Path) -> Fixtures:
     """Read a fixture file, or every .yaml/.yml file in a folder.
 
     Each file is a mapping with ``users:`` (a list) and an optional ``settings:`` block.
-    Every problem raises FixtureError naming the file, the user entry and the field.
+    A problem raises FixtureError naming the file, the user entry and the field (the
+    first one found; ``fixture_problems`` lists them all).
     """
+    problems: list[str] = []
+    fixtures = _read_fixtures(path, problems)
+    if problems:
+        raise FixtureError(problems[0])
+    return fixtures
+
+
+def fixture_problems(path: str | Path) -> list[str]:
+    """Every mistake in a fixture file or folder, each naming file, entry and field."""
+    problems: list[str] = []
+    try:
+        _read_fixtures(path, problems)
+    except FixtureError as error:  # the path itself: nothing more to read
+        problems.append(str(error))
+    return problems
+
+
+def _read_fixtures(path: str | Path, problems: list[str]) -> Fixtures:
+    """The fixtures at `path`, adding each problem found to `problems` and going on
+    past it where the rest can still be read."""
     users: dict[str, tuple[User, Path]] = {}
     settings: dict[str, Any] = {}
     files = fixture_files(path)
     for file in files:
-        document = _read_yaml(file)
-        for key in document:
-            if key not in ("users", "settings"):
-                raise FixtureError(f"{file}: {key}: unknown top-level key (keys: users, settings)")
+        try:
+            document = _read_yaml(file)
+        except FixtureError as error:
+            problems.append(str(error))
+            continue
+        problems += [
+            f"{file}: {key}: unknown top-level key (keys: users, settings)"
+            for key in document if key not in ("users", "settings")
+        ]
         block = document.get("settings") or {}
         if not isinstance(block, Mapping):
-            raise FixtureError(f"{file}: settings: must be a mapping, got {_kind(block)}")
-        try:
-            check_names(block, where="settings:")
-        except ConfigError as error:
-            raise FixtureError(f"{file}: {error}") from None
-        settings.update(block)
+            problems.append(f"{file}: settings: must be a mapping, got {_kind(block)}")
+        else:
+            settings.update(_checked_settings(file, block, problems))
         entries = document.get("users") or []
         if not isinstance(entries, list):
-            raise FixtureError(f"{file}: users: must be a list of users, got {_kind(entries)}")
+            problems.append(f"{file}: users: must be a list of users, got {_kind(entries)}")
+            continue
         for index, entry in enumerate(entries):
             label = f"users[{index}]"
-            if isinstance(entry, Mapping) and isinstance(entry.get("username"), str):
+            if isinstance(entry, Mapping) and is_text(entry.get("username")):
                 label += f" ({entry['username']})"
-            try:
-                user = user_from_mapping(entry)
-            except ConfigError as error:
-                raise FixtureError(f"{file}: {label}: {error}") from None
+            found = user_problems(entry) if isinstance(entry, Mapping) else [
+                f"expected a mapping with username and password, got {_kind(entry)}"
+            ]
+            if found:
+                problems += [f"{file}: {label}: {problem}" for problem in found]
+                continue
+            user = user_from_mapping(entry)
             if user.username in users:
-                raise FixtureError(
+                problems.append(
                     f"{file}: {label}: username: {user.username!r} is already defined "
                     f"in {users[user.username][1]}"
                 )
+                continue
             users[user.username] = (user, file)
     try:
-        Settings(**settings)
+        Settings(**settings)  # what only the settings together can say (HS256 and its secret)
     except ConfigError as error:
-        raise FixtureError(f"{', '.join(map(str, files))}: settings: {error}") from None
+        problems.append(f"{', '.join(map(str, files))}: settings: {error}")
     return Fixtures(tuple(user for user, _ in users.values()), settings, tuple(files))
+
+
+def _checked_settings(file: Path, block: Mapping[str, Any], problems: list[str]) -> dict[str, Any]:
+    """The settings of one file that are right on their own; a problem for each other."""
+    kept = {}
+    for name, value in block.items():
+        try:
+            check_names({name: value}, where="settings:")
+            Settings(**{name: value, **({"algorithm": "RS256"} if name == "secret" else {})})
+        except ConfigError as error:
+            where = "" if str(error).startswith("settings:") else "settings: "
+            problems.append(f"{file}: {where}{error}")
+            continue
+        kept[name] = value
+    return kept
 
 
 def _read_yaml(file: Path) -> Mapping[str, Any]:

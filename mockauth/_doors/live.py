@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 import sys
@@ -113,6 +114,16 @@ def _handler(quiet: bool, timeout: float | None, guard: Guard) -> type[_Handler]
     )
 
 
+def listen(host: str, port: int, *, backlog: int) -> socket.socket:
+    """A listening socket on `host`:`port`; ServerError (one line, the OS's reason) if not."""
+    try:
+        family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        return socket.create_server(address[:2], family=family, backlog=backlog)
+    except OSError as error:
+        reason = os.strerror(error.errno) if error.errno else str(error)
+        raise ServerError(f"cannot listen on {host}:{port}: {reason}") from None
+
+
 class Server:
     """A threaded Werkzeug server in a background thread, bound to 127.0.0.1 and a free
     port by default. Use it as a context manager; shutdown waits at most 5 seconds.
@@ -165,14 +176,7 @@ class Server:
     def start(self) -> Server:
         # Bind here rather than in Werkzeug, which prints and exits the process when the
         # port is taken; a library must raise instead.
-        try:
-            family, _, _, _, address = socket.getaddrinfo(self.host, self.requested_port, type=socket.SOCK_STREAM)[0]
-            listener = socket.create_server(address[:2], family=family, backlog=128)
-        except OSError as error:
-            raise ServerError(
-                f"cannot listen on {self.host}:{self.requested_port}: {error.strerror or error}"
-            ) from None
-        with listener:
+        with listen(self.host, self.requested_port, backlog=128) as listener:
             self._server = make_server(
                 self.host, listener.getsockname()[1], self.app, threaded=True,
                 request_handler=_handler(self.quiet, self.read_timeout, self.guard),

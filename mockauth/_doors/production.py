@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import errno
 import os
-import socket
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -26,7 +25,7 @@ from typing import Any
 
 from .._app.admin import GUARD_KEY, Guard
 from .._errors import Disconnected, ServerError
-from .live import logged_path
+from .live import listen, logged_path
 
 WSGIApp = Callable[..., Any]
 # Seconds gunicorn waits for requests in flight when told to stop, as Server.stop() does.
@@ -56,16 +55,6 @@ def _served(app: WSGIApp, guard: Guard) -> WSGIApp:
     return wsgi
 
 
-def _listen(host: str, port: int) -> socket.socket:
-    """The listening socket, bound here: gunicorn, finding the port taken, would log an
-    error a second for five seconds and then exit; this is one ServerError."""
-    try:
-        family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-        return socket.create_server(address[:2], family=family, backlog=2048)
-    except OSError as error:
-        raise ServerError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
-
-
 def serve(
     app: WSGIApp,
     host: str,
@@ -88,7 +77,9 @@ def serve(
         ) from None
 
     wsgi = _served(app, guard or Guard(bound=host))
-    listener = _listen(host, port)
+    # Bound here: gunicorn, finding the port taken, would log an error a second for
+    # five seconds and then exit; this is one ServerError.
+    listener = listen(host, port, backlog=2048)
 
     class AccessLog(Logger):  # type: ignore[misc]
         """One line a request on stderr, as `mockauth serve` without --workers writes
