@@ -204,3 +204,25 @@ def test_serve_flags_are_the_settings_names() -> None:
 def test_python_dash_m() -> None:
     result = subprocess.run([sys.executable, "-m", "mockauth", "--version"], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == f"mockauth {__version__}"
+
+
+def test_serve_keeps_no_bug_for_a_check_that_never_comes(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Nothing calls check() on `mockauth serve`: a bug is logged and answered 500, and
+    # keeping it too would let any client grow the server (a traceback a request).
+    from mockauth import ServerError
+    from mockauth._cli import serve as serve_module
+
+    served = []
+
+    class Refused:
+        def __init__(self, app: object, *args: object, **kwargs: object) -> None:
+            served.append(app)
+
+        def start(self) -> None:
+            raise ServerError("not started: the test has what it needs")
+
+    monkeypatch.setattr("mockauth._doors.live.Server", Refused)
+    monkeypatch.setattr(signal, "signal", lambda *args: None)  # run_serve's Ctrl-C handling stays out
+    with pytest.raises(ServerError):
+        serve_module.run_serve(build_parser().parse_args(["serve", "--port", "0"]))
+    assert served and served[0].keep_errors is False

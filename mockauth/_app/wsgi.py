@@ -29,7 +29,7 @@ from .._state import State
 from .._state.journal import REDACTED, SECRET_FIELDS, redact
 from .._values import printable
 from . import cors as _cors
-from .admin import GUARD_KEY, Guard, admin_gate, host_refusal, valid_host
+from .admin import GUARD_KEY, Guard, admin_gate, host_name, host_refusal, valid_host
 from .http import ApiError, bad_request, json_response, www_authenticate
 
 if TYPE_CHECKING:
@@ -152,7 +152,8 @@ class App:
                 response = _tagged(refusal.response(), refusal.error)
             elif guard is not None and not guard.allows_host(host, self.settings.allowed_hosts):
                 refusal = host_refusal(str(host))
-                self._host_log(str(host), f"refused a request for the host {host!r}: {refusal.description}")
+                name = host_name(str(host)) or str(host)
+                self._host_log(name, f"refused a request for the host {name!r}: {refusal.description}")
                 response = _tagged(refusal.response(), refusal.error)
             elif request.method == "OPTIONS":
                 # Before routing: a browser's preflight names no operation, only a path.
