@@ -226,3 +226,14 @@ def test_serve_keeps_no_bug_for_a_check_that_never_comes(monkeypatch: pytest.Mon
     with pytest.raises(ServerError):
         serve_module.run_serve(build_parser().parse_args(["serve", "--port", "0"]))
     assert served and served[0].keep_errors is False
+
+
+def test_the_readmes_python_log_in_runs_as_written(capsys: pytest.CaptureFixture[str]) -> None:
+    from mockauth import MockAuth
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    snippet = re.search(r"```python\n(import jwt\nimport requests\n.*?)```", readme, re.S)
+    assert snippet, "README.md's Log in section verifies a token from a real login"
+    with MockAuth.from_fixtures().serve() as server:  # on a free port, not the README's 8765
+        exec(snippet.group(1).replace("http://127.0.0.1:8765", server.url), {})
+    assert capsys.readouterr().out == "user@example.com\n"
