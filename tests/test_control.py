@@ -308,3 +308,16 @@ def test_armed_modes_and_added_users_are_bounded(auth: MockAuth, monkeypatch: py
         assert client.post("/_mockauth/users", json={"username": name, "password": "pw"}).status_code == 201
     assert_error(client.post("/_mockauth/users", json={"username": "c", "password": "pw"}), 400, "invalid_request")
     assert client.post("/_mockauth/users", json={"username": "a", "password": "new"}).status_code == 201  # a replacement
+
+
+def test_journal_entries_are_cut_to_a_bounded_size(client: Client) -> None:
+    from mockauth._state.journal import MAX_FIELDS, MAX_PATH, MAX_TEXT
+
+    fields = {f"field{n}": "v" * 1000 for n in range(40)}  # 41 KB: within max_body_size
+    client.post("/auth/login", data={"username": "u" * 5000, "password": "pw", **fields})
+    client.get("/" + "p" * 5000)
+    login_entry, path_entry = client.get("/_mockauth/journal").get_json()["entries"][-2:]
+    assert len(login_entry["params"]) == MAX_FIELDS + 1  # and one saying how many more
+    assert all(len(value) <= MAX_TEXT + 30 for value in login_entry["params"].values())
+    assert len(login_entry["user"]) <= MAX_TEXT + 30
+    assert len(path_entry["path"]) <= MAX_PATH + 30
