@@ -117,7 +117,7 @@ def test_readme_shows_every_example_verbatim() -> None:
 def test_examples_pass_in_a_downstream_project(pytester: pytest.Pytester) -> None:
     copy_examples(pytester)
     result = pytester.runpytest("-p", "no:cacheprovider", "--import-mode=importlib")
-    result.assert_outcomes(passed=18)
+    result.assert_outcomes(passed=21)
 
 
 def test_examples_against_a_real_deployment_skip_mock_only_tests(
@@ -125,9 +125,9 @@ def test_examples_against_a_real_deployment_skip_mock_only_tests(
 ) -> None:
     copy_examples(pytester)
     result = pytester.runpytest("-rs", "--import-mode=importlib", "--mockauth-target", target)
-    # Mock-only: the 3 tests of the mockauth fixture, the 3 with a marker, the 2 expired
+    # Mock-only: the 4 tests of the mockauth fixture, the 4 with a marker, the 2 expired
     # tokens, and the RS256 test, whose mockauth_settings only the mock can honour.
-    result.assert_outcomes(passed=9, skipped=9)
+    result.assert_outcomes(passed=10, skipped=11)
     result.stdout.fnmatch_lines([
         "SKIPPED*test_example_marker.py*needs mock-only control (@pytest.mark.mockauth(mode))*",
         "SKIPPED*test_example_mock_control.py*needs mock-only control (the mockauth fixture*"

@@ -33,12 +33,15 @@ def add_settings(parser: argparse.ArgumentParser, names: Iterable[str] | None = 
     for field in dataclasses.fields(Settings):
         if field.name not in chosen:
             continue
+        # A yes/no setting alone means yes: `--tls` is `--tls true`.
+        switch: dict[str, Any] = {"nargs": "?", "const": "true"} if isinstance(field.default, bool) else {}
         group.add_argument(
             "--" + field.name.replace("_", "-"),
             dest=field.name,
             metavar=field.name.upper(),
             default=None,
             help=f"{field.metadata['help']} (default: {_shown(field.default)})",
+            **switch,
         )
 
 

@@ -16,6 +16,7 @@ from .common import DEFAULT_PORT, UsageError, add_settings, load
 
 if TYPE_CHECKING:
     from .._doors.exposure import Exposure
+    from .._doors.tls import ServerTLS
     from .watch import FixtureWatcher
 
 
@@ -114,8 +115,13 @@ def run_serve(args: argparse.Namespace) -> int:
                 arming_from_spec(spec, source="cli")
         except MockAuthError as error:
             raise UsageError(f"--mode {spec}: {error}") from None
+    from .._doors.tls import server_tls
+
+    # Before any server starts: a certificate that is unreadable, expired or not the
+    # key's is one line and exit status 2.
+    tls = server_tls(auth.settings, args.host, log=auth.log)
     if args.workers is not None:
-        return _serve_production(auth, args, exposure)
+        return _serve_production(auth, args, exposure, tls)
     from .._doors.live import Server
 
     # Ctrl-C and SIGTERM only set an event, so neither can interrupt start-up or
@@ -125,10 +131,10 @@ def run_serve(args: argparse.Namespace) -> int:
         signal.signal(signum, lambda *_: stop.set())
     server = Server(
         auth.app, args.host, args.port, quiet=False, on_stop=None,
-        read_timeout=auth.settings.read_timeout, guard=exposure.guard,
+        read_timeout=auth.settings.read_timeout, guard=exposure.guard, tls=tls,
     )
     server.start()
-    _print_banner(auth, server.url)
+    _print_banner(auth, server.url, tls)
     watcher = _watch(auth) if args.watch else None
     while not stop.wait(0.5):
         pass
@@ -140,7 +146,9 @@ def run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _serve_production(auth: MockAuth, args: argparse.Namespace, exposure: Exposure) -> int:
+def _serve_production(
+    auth: MockAuth, args: argparse.Namespace, exposure: Exposure, tls: ServerTLS | None
+) -> int:
     from .._doors import production as _production
 
     threads = args.threads or _production.DEFAULT_THREADS
@@ -153,7 +161,7 @@ def _serve_production(auth: MockAuth, args: argparse.Namespace, exposure: Exposu
         )
 
     def ready(url: str) -> None:
-        _print_banner(auth, url)
+        _print_banner(auth, url, tls)
         where = f"  server: gunicorn, {args.workers} worker(s) x {threads} threads"
         if per_worker:
             where += f"; {_production.STATE_NOTE} (control-API changes answer 409)"
@@ -163,7 +171,7 @@ def _serve_production(auth: MockAuth, args: argparse.Namespace, exposure: Exposu
 
     _production.serve(
         auth.app, args.host, args.port, workers=args.workers, threads=threads, on_ready=ready,
-        guard=exposure.guard,
+        guard=exposure.guard, tls=tls,
     )
     auth.stores.close()
     print("mockauth: stopped", flush=True)
@@ -194,7 +202,7 @@ def _expose(auth: MockAuth, host: str) -> Exposure:
     return exposure
 
 
-def _print_banner(auth: MockAuth, url: str) -> None:
+def _print_banner(auth: MockAuth, url: str, tls: ServerTLS | None = None) -> None:
     settings = auth.settings
     print(f"mockauth {__version__} serving {url}  ({settings.algorithm}, issuer {settings.issuer!r})")
     print(f"  fixtures: {auth.fixtures_path}")
@@ -210,6 +218,8 @@ def _print_banner(auth: MockAuth, url: str) -> None:
     for arming in auth.modes.armed():
         if arming.source == "cli":
             print(f"  armed: {_described(arming)}")
+    if tls is not None:
+        _print_tls(tls, url)
     # Passwords stay in the fixture file: nothing secret goes to the log.
     print(f"  try: curl -X POST {url}/auth/login -d username=USER -d password=PASSWORD")
     print(f"  dashboard: {url}/_mockauth/   (Ctrl-C to stop)", flush=True)
@@ -224,3 +234,13 @@ def _described(arming: Arming) -> str:
 
 def _number(value: object) -> object:
     return f"{value:g}" if isinstance(value, float) else value
+
+
+def _print_tls(tls: ServerTLS, url: str) -> None:
+    if tls.ca_bundle is None:
+        print(f"  HTTPS: your certificate {tls.cert_file} (key {tls.key_file})")
+        return
+    from .tls import trust_lines
+
+    print(f"  HTTPS: a certificate for {', '.join(tls.names)} from mockauth's local CA, renewed while serving")
+    print("\n".join(trust_lines(tls.ca_bundle, url)))

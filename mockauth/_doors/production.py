@@ -21,11 +21,14 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._app.admin import GUARD_KEY, Guard
 from .._errors import Disconnected, ServerError
 from .live import listen, logged_path
+
+if TYPE_CHECKING:
+    from .tls import ServerTLS
 
 WSGIApp = Callable[..., Any]
 # Seconds gunicorn waits for requests in flight when told to stop, as Server.stop() does.
@@ -64,10 +67,11 @@ def serve(
     threads: int = DEFAULT_THREADS,
     on_ready: Callable[[str], None] | None = None,
     guard: Guard | None = None,
+    tls: ServerTLS | None = None,
 ) -> None:
     """Serve `app` on gunicorn until SIGINT or SIGTERM; `on_ready` gets the URL once
-    the socket listens. Raises ServerError when gunicorn is not installed or the port
-    cannot be bound."""
+    the socket listens. With `tls`, HTTPS only. Raises ServerError when gunicorn is not
+    installed or the port cannot be bound."""
     try:
         from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
         from gunicorn.glogging import Logger  # type: ignore[import-untyped]
@@ -104,7 +108,7 @@ def serve(
         bound_host, bound_port = server.LISTENERS[0].sock.getsockname()[:2]
         shown = f"[{bound_host}]" if ":" in bound_host else bound_host
         if on_ready is not None:
-            on_ready(f"http://{shown}:{bound_port}")
+            on_ready(f"{'https' if tls else 'http'}://{shown}:{bound_port}")
 
     options: dict[str, Any] = {
         # The socket bound above, handed over (gunicorn takes a copy and closes this one).
@@ -118,6 +122,13 @@ def serve(
         "proc_name": "mockauth",
         "when_ready": when_ready,
     }
+    if tls is not None:
+        # gunicorn turns TLS on when it has a certificate file; the `ssl_context` hook then
+        # hands each connection to `tls` (the plain-HTTP answer, the handshake's time
+        # limit, the renewed certificate) instead of a context of gunicorn's own.
+        options["certfile"] = str(tls.cert_file)
+        options["keyfile"] = str(tls.key_file)
+        options["ssl_context"] = lambda config, default_factory: tls
 
     class _Gunicorn(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
@@ -136,3 +147,6 @@ def serve(
         # The arbiter exits the process on SIGINT/SIGTERM; a clean stop is a return.
         if stop.code not in (0, None):
             raise ServerError(f"gunicorn stopped with status {stop.code}") from None
+    finally:
+        if tls is not None and os.getpid() == arbiter:
+            tls.close()
