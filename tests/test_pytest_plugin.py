@@ -529,18 +529,18 @@ def test_relative_fixture_paths_are_relative_to_the_rootdir_however_given(pytest
     (tests / "test_who.py").write_text("def test_who(mockauth):\n    assert list(mockauth.users) == ['dave']\n")
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(tests)  # started from elsewhere than the rootdir
-        pytester.runpytest_subprocess("--rootdir", str(pytester.path), "--mockauth-fixtures", "auth/users.yaml").assert_outcomes(passed=1)
+        pytester.runpytest("--rootdir", str(pytester.path), "--mockauth-fixtures", "auth/users.yaml").assert_outcomes(passed=1)
     pytester.makeini("[pytest]\nmockauth_fixtures = auth/users.yaml\n")
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(tests)
-        pytester.runpytest_subprocess().assert_outcomes(passed=1)
+        pytester.runpytest().assert_outcomes(passed=1)
     pytester.makeini("[pytest]\n")
     (tests / "conftest.py").write_text(
         "import pytest\n\n@pytest.fixture(scope='session')\ndef mockauth_fixtures_path():\n    return 'auth/users.yaml'\n"
     )
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(tests)
-        pytester.runpytest_subprocess("--rootdir", str(pytester.path)).assert_outcomes(passed=1)
+        pytester.runpytest("--rootdir", str(pytester.path)).assert_outcomes(passed=1)
 
 
 def test_a_bad_fixture_path_given_in_code_is_one_usage_error(pytester: pytest.Pytester) -> None:
