@@ -13,10 +13,10 @@ from typing import Any
 
 import yaml
 
-from ._errors import ConfigError, FixtureError
-from ._modes import parse_spec
+from ._errors import ConfigError, FixtureError, ModeError
+from ._modes import Arming, arming_from_spec, parse_spec
 from ._settings import Settings, check_names
-from ._values import check_json
+from ._values import check_json, is_text
 from ._values import describe as _kind
 
 # Claims the mock sets itself on every token; a user may not override them.
@@ -86,43 +86,68 @@ def user_from_mapping(entry: Any) -> User:
 
 def _user_problem(entry: Mapping[str, Any]) -> str | None:
     """The first thing wrong with a user entry, as 'field: reason', or None."""
-    for key in entry:
-        if key not in _USER_FIELDS:
-            return f"{key}: unknown field (fields: {', '.join(_USER_FIELDS)})"
+    problems = user_problems(entry)
+    return problems[0] if problems else None
+
+
+def user_problems(entry: Mapping[str, Any]) -> list[str]:
+    """Everything wrong with a user entry, each as 'field: reason'."""
+    problems = [
+        f"{key}: unknown field (fields: {', '.join(_USER_FIELDS)})"
+        for key in entry if key not in _USER_FIELDS
+    ]
     for key in ("username", "password"):
         if key not in entry:
-            return f"{key}: required"
-        if not isinstance(entry[key], str) or not entry[key]:
-            return f"{key}: must be a non-empty string, got {_kind(entry[key])}"
-    if entry.get("email") is not None and not isinstance(entry["email"], str):
-        return f"email: must be a string, got {_kind(entry['email'])}"
-    claims = entry.get("claims")
-    if claims is not None:
-        if not isinstance(claims, Mapping):
-            return f"claims: must be a mapping of claim names to values, got {_kind(claims)}"
-        for name in claims:
-            if not isinstance(name, str):
-                return f"claims: claim names must be strings, got {name!r}"
-            if name in RESERVED_CLAIMS:
-                return f"claims.{name}: reserved, the mock sets it on every token"
+            problems.append(f"{key}: required")
+        elif not is_text(entry[key]) or not entry[key]:
+            problems.append(f"{key}: must be a non-empty string, got {_kind(entry[key])}")
+    if entry.get("email") is not None and not is_text(entry["email"]):
+        problems.append(f"email: must be a string, got {_kind(entry['email'])}")
+    problems += _claims_problems(entry.get("claims"))
+    for key in ("locked", "disabled", "password_expired"):
+        if key in entry and not isinstance(entry[key], bool):
+            problems.append(f"{key}: must be true or false, got {_kind(entry[key])}")
+    mode = entry.get("mode")
+    if mode is not None:
+        if not is_text(mode):
+            problems.append(f"mode: must be a mode name like 'slow:delay=2', got {_kind(mode)}")
+        else:
+            try:
+                user_arming(mode, "user")
+            except ConfigError as error:
+                problems.append(f"mode: {error}")
+    if entry.get("mfa") is not None:
+        problem = _mfa_problem(entry["mfa"])
+        if problem is not None:
+            problems.append(problem)
+    return problems
+
+
+def _claims_problems(claims: Any) -> list[str]:
+    if claims is None:
+        return []
+    if not isinstance(claims, Mapping):
+        return [f"claims: must be a mapping of claim names to values, got {_kind(claims)}"]
+    problems = []
+    for name in claims:
+        if not isinstance(name, str):
+            problems.append(f"claims: claim names must be strings, got {name!r}")
+        elif name in RESERVED_CLAIMS:
+            problems.append(f"claims.{name}: reserved, the mock sets it on every token")
+    if not problems:
         try:
             check_json(claims)
         except ValueError as error:
-            return f"claims: {error}"
-    for key in ("locked", "disabled", "password_expired"):
-        if key in entry and not isinstance(entry[key], bool):
-            return f"{key}: must be true or false, got {_kind(entry[key])}"
-    mode = entry.get("mode")
-    if mode is not None:
-        if not isinstance(mode, str):
-            return f"mode: must be a mode name like 'slow:delay=2', got {_kind(mode)}"
-        try:
-            parse_spec(mode)
-        except ConfigError as error:
-            return f"mode: {error}"
-    if entry.get("mfa") is not None:
-        return _mfa_problem(entry["mfa"])
-    return None
+            problems.append(f"claims: {error}")
+    return problems
+
+
+def user_arming(mode: str, username: str) -> Arming:
+    """The arming a user's ``mode:`` stands for; ConfigError if it is not one."""
+    _, values = parse_spec(mode)
+    if "user" in values:
+        raise ModeError(f"mode {mode!r}: user: a user's own mode applies to that user; leave user out")
+    return arming_from_spec(mode, user=username, source="fixture")
 
 
 def _mfa_problem(mfa: Any) -> str | None:
@@ -180,46 +205,89 @@ def load_fixtures(path: str | Path) -> Fixtures:
     """Read a fixture file, or every .yaml/.yml file in a folder.
 
     Each file is a mapping with ``users:`` (a list) and an optional ``settings:`` block.
-    Every problem raises FixtureError naming the file, the user entry and the field.
+    A problem raises FixtureError naming the file, the user entry and the field (the
+    first one found; ``fixture_problems`` lists them all).
     """
+    problems: list[str] = []
+    fixtures = _read_fixtures(path, problems)
+    if problems:
+        raise FixtureError(problems[0])
+    return fixtures
+
+
+def fixture_problems(path: str | Path) -> list[str]:
+    """Every mistake in a fixture file or folder, each naming file, entry and field."""
+    problems: list[str] = []
+    try:
+        _read_fixtures(path, problems)
+    except FixtureError as error:  # the path itself: nothing more to read
+        problems.append(str(error))
+    return problems
+
+
+def _read_fixtures(path: str | Path, problems: list[str]) -> Fixtures:
+    """The fixtures at `path`, adding each problem found to `problems` and going on
+    past it where the rest can still be read."""
     users: dict[str, tuple[User, Path]] = {}
     settings: dict[str, Any] = {}
     files = fixture_files(path)
     for file in files:
-        document = _read_yaml(file)
-        for key in document:
-            if key not in ("users", "settings"):
-                raise FixtureError(f"{file}: {key}: unknown top-level key (keys: users, settings)")
+        try:
+            document = _read_yaml(file)
+        except FixtureError as error:
+            problems.append(str(error))
+            continue
+        problems += [
+            f"{file}: {key}: unknown top-level key (keys: users, settings)"
+            for key in document if key not in ("users", "settings")
+        ]
         block = document.get("settings") or {}
         if not isinstance(block, Mapping):
-            raise FixtureError(f"{file}: settings: must be a mapping, got {_kind(block)}")
-        try:
-            check_names(block, where="settings:")
-        except ConfigError as error:
-            raise FixtureError(f"{file}: {error}") from None
-        settings.update(block)
+            problems.append(f"{file}: settings: must be a mapping, got {_kind(block)}")
+        else:
+            settings.update(_checked_settings(file, block, problems))
         entries = document.get("users") or []
         if not isinstance(entries, list):
-            raise FixtureError(f"{file}: users: must be a list of users, got {_kind(entries)}")
+            problems.append(f"{file}: users: must be a list of users, got {_kind(entries)}")
+            continue
         for index, entry in enumerate(entries):
             label = f"users[{index}]"
-            if isinstance(entry, Mapping) and isinstance(entry.get("username"), str):
+            if isinstance(entry, Mapping) and is_text(entry.get("username")):
                 label += f" ({entry['username']})"
-            try:
-                user = user_from_mapping(entry)
-            except ConfigError as error:
-                raise FixtureError(f"{file}: {label}: {error}") from None
+            found = user_problems(entry) if isinstance(entry, Mapping) else [
+                f"expected a mapping with username and password, got {_kind(entry)}"
+            ]
+            if found:
+                problems += [f"{file}: {label}: {problem}" for problem in found]
+                continue
+            user = user_from_mapping(entry)
             if user.username in users:
-                raise FixtureError(
+                problems.append(
                     f"{file}: {label}: username: {user.username!r} is already defined "
                     f"in {users[user.username][1]}"
                 )
+                continue
             users[user.username] = (user, file)
     try:
-        Settings(**settings)
+        Settings(**settings)  # what only the settings together can say (HS256 and its secret)
     except ConfigError as error:
-        raise FixtureError(f"{', '.join(map(str, files))}: settings: {error}") from None
+        problems.append(f"{', '.join(map(str, files))}: settings: {error}")
     return Fixtures(tuple(user for user, _ in users.values()), settings, tuple(files))
+
+
+def _checked_settings(file: Path, block: Mapping[str, Any], problems: list[str]) -> dict[str, Any]:
+    """The settings of one file that are right on their own; a problem for each other."""
+    kept = {}
+    for name, value in block.items():
+        try:
+            check_names({name: value}, where="settings:")
+            Settings(**{name: value, **({"algorithm": "RS256"} if name == "secret" else {})})
+        except ConfigError as error:
+            where = "" if str(error).startswith("settings:") else "settings: "
+            problems.append(f"{file}: {where}{error}")
+            continue
+        kept[name] = value
+    return kept
 
 
 def _read_yaml(file: Path) -> Mapping[str, Any]:

@@ -177,10 +177,14 @@ class MockAuth:
         self.state.reset()
 
     def check(self) -> None:
-        """Raise the first error that a request raised inside the app, if any (then forget them)."""
-        errors, self.app.errors[:] = list(self.app.errors), []
+        """Raise the first error that a request raised inside the app, if any (then forget them).
+
+        The app keeps the first few errors (``MAX_ERRORS``) and counts the rest."""
+        errors, dropped = self.app.take_errors()
         if errors:
-            raise ServerError(f"a request failed inside mockauth: {errors[0]!r}") from errors[0]
+            more = len(errors) - 1 + dropped
+            also = f" (and {more} more)" if more else ""
+            raise ServerError(f"a request failed inside mockauth: {errors[0]!r}{also}") from errors[0]
 
     def log(self, message: str) -> None:
         with contextlib.suppress(Exception):
@@ -200,12 +204,10 @@ class MockAuth:
         exposure = expose(self.app, host)  # off loopback: no default secret, an admin token
         for line in exposure.warnings():
             self.log(line)
-        server = Server(
+        return Server(
             self.app, host, port, on_stop=self.check, read_timeout=self.settings.read_timeout,
-            tls=server_tls(self.settings, host),
+            guard=exposure.guard, tls=server_tls(self.settings, host),
         )
-        server.admin_token = exposure.admin_token
-        return server
 
     def test_client(self) -> Client:
         """A Werkzeug test client calling the app in-process."""
@@ -216,24 +218,29 @@ class MockAuth:
         return Client(self.app, use_cookies=False)
 
     def intercept(self, base_url: str = "https://auth.example.test", *, passthrough: bool = True) -> Interceptor:
-        """Answer ``requests`` calls to `base_url` in-process through ``responses``."""
+        """Answer ``requests`` calls to `base_url` in-process through ``responses``; a
+        path in it is where the mock is mounted (``https://example.test/api``)."""
         from ._doors.inprocess import Interceptor
 
         return Interceptor(self.app, base_url, passthrough=passthrough)
 
-    def httpx_transport(self) -> httpx.BaseTransport:
-        """An httpx transport that answers in-process: ``httpx.Client(transport=auth.httpx_transport())``."""
+    def httpx_transport(self, base_url: str | None = None) -> httpx.BaseTransport:
+        """An httpx transport that answers in-process: ``httpx.Client(transport=auth.httpx_transport())``.
+
+        With `base_url` (``https://example.test/api``), requests under its path are
+        answered as if the mock were mounted there (``/api/auth/login`` is login)."""
         from ._doors.inprocess import httpx_transport
 
-        return httpx_transport(self.app)
+        return httpx_transport(self.app, base_url)
 
-    def async_httpx_transport(self) -> httpx.AsyncBaseTransport:
+    def async_httpx_transport(self, base_url: str | None = None) -> httpx.AsyncBaseTransport:
         """An async httpx transport that answers in-process, each request in a worker
         thread so a ``slow`` mode never blocks the event loop:
-        ``httpx.AsyncClient(transport=auth.async_httpx_transport(), base_url=...)``."""
+        ``httpx.AsyncClient(transport=auth.async_httpx_transport(), base_url=...)``; a
+        `base_url` path is where the mock is mounted, as for httpx_transport."""
         from ._doors.inprocess import async_httpx_transport
 
-        return async_httpx_transport(self.app)
+        return async_httpx_transport(self.app, base_url)
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         return self.app(environ, start_response)

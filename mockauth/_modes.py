@@ -8,12 +8,12 @@ only describes and checks them; ``_state.board`` keeps the armed ones in a store
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ._errors import ModeError
-from ._values import is_number, is_whole
+from ._values import is_number, is_text, is_whole, parse_decimal, parse_integer
 
 TOKEN_OPERATIONS = ("login", "refresh", "mfa", "password")
 API_OPERATIONS = (
@@ -157,9 +157,12 @@ class Applied:
         ]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Arming:
-    """A mode armed with a scope. ``times`` counts down and disarms it at zero."""
+    """A mode armed with a scope. ``times`` counts down and disarms it at zero.
+
+    A record, never changed in place: what ``fail()`` returns is the arming as armed,
+    on every store; the board's ``armed()`` says what is left of ``times`` now."""
 
     id: int
     mode: Mode
@@ -194,10 +197,15 @@ class Arming:
 
 @dataclass(frozen=True)
 class Selection:
-    """What a request gets: at most one failure, and a delay from `slow`."""
+    """What a request gets: at most one failure, and a delay from `slow`.
+
+    ``deferred``: the arming of the failure when its ``times`` is to be counted only if
+    the failure takes effect (``expired_token`` on login: only a login that issues a
+    token uses one up, not one refused for its password)."""
 
     failure: Applied | None = None
     delay: Applied | None = None
+    deferred: Arming | None = None
 
     @property
     def names(self) -> list[str]:
@@ -205,6 +213,12 @@ class Selection:
 
 
 NOTHING = Selection()
+
+
+def counted_when_applied(mode: Mode, operation: str) -> bool:
+    """Whether an arming's ``times`` is counted by the handler, once the mode took effect,
+    rather than when the mode is chosen."""
+    return mode.effect in ("expire", "challenge") and operation in LOGIN_OPERATIONS
 
 
 def lookup(name: str) -> Mode:
@@ -224,20 +238,24 @@ def fill_options(mode: Mode, given: Mapping[str, Any]) -> dict[str, float]:
             known = ", ".join(mode.options) or "none"
             raise ModeError(f"mode {mode.name!r}: unknown option {key!r} (options: {known})")
         try:
-            number = float(value)
-        except (TypeError, ValueError):
+            number = parse_decimal(value) if isinstance(value, str) else value
+        except ValueError:
+            number = None
+        if not is_number(number):
             raise ModeError(
                 f"mode {mode.name!r}: option {key!r} must be a number, got {value!r}"
             ) from None
-        if isinstance(value, bool) or not number >= 0 or number > 86400:
+        if not 0 <= number <= 86400:
             raise ModeError(
                 f"mode {mode.name!r}: option {key!r} must be between 0 and 86400, got {value!r}"
             )
-        options[key] = number
+        options[key] = float(number)
     return options
 
 
 SCOPE_KEYS = ("operation", "user", "times", "probability", "seed")
+# A count as large as anyone means by "many", and small enough for every store to count.
+MAX_TIMES = 1_000_000_000
 
 
 def parse_spec(text: str) -> tuple[str, dict[str, str]]:
@@ -278,10 +296,12 @@ def new_arming(
                 f"mode {name!r} does not apply to operation {operation!r} "
                 f"(it applies to: {', '.join(sorted(mode.operations))})"
             )
-    if user is not None and (not isinstance(user, str) or not user):
+    if user is not None and (not is_text(user) or not user):
         raise ModeError(f"mode {name!r}: user must be a non-empty string, got {user!r}")
-    if times is not None and (not is_whole(times) or times < 1):
-        raise ModeError(f"mode {name!r}: times must be a whole number of at least 1, got {times!r}")
+    if times is not None and (not is_whole(times) or not 1 <= times <= MAX_TIMES):
+        raise ModeError(
+            f"mode {name!r}: times must be a whole number from 1 to {MAX_TIMES}, got {times!r}"
+        )
     if probability is not None and (not is_number(probability) or not 0 <= probability <= 1):
         raise ModeError(
             f"mode {name!r}: probability must be a number from 0 to 1, got {probability!r}"
@@ -299,12 +319,18 @@ def arming_from_spec(text: str, *, source: str = "api", **scope: Any) -> Arming:
     """A checked arming from ``NAME[:key=value...]``, where keys are scope keys or mode
     options: ``"rate_limited:operation=login:times=2"``."""
     name, values = parse_spec(text)
+    options = MODES[name].options
     kwargs: dict[str, Any] = dict(scope)
     for key, value in values.items():
+        if key not in SCOPE_KEYS and key not in options:
+            raise ModeError(
+                f"mode {text!r}: unknown key {key!r} (scope keys: {', '.join(SCOPE_KEYS)}; "
+                f"options of {name}: {', '.join(options) or 'none'})"
+            )
         if key in ("times", "seed"):
-            kwargs[key] = _number(name, key, value, int)
+            kwargs[key] = _number(name, key, value, parse_integer)
         elif key == "probability":
-            kwargs[key] = _number(name, key, value, float)
+            kwargs[key] = _number(name, key, value, parse_decimal)
         else:
             kwargs[key] = value
     return new_arming(name, source=source, **kwargs)
@@ -322,8 +348,8 @@ def parse_header(value: str) -> list[Applied]:
     return applied
 
 
-def _number(name: str, key: str, value: str, kind: type[int] | type[float]) -> Any:
+def _number(name: str, key: str, value: str, parse: Callable[[str], float]) -> Any:
     try:
-        return kind(value)
+        return parse(value)
     except ValueError:
         raise ModeError(f"mode {name!r}: {key} must be a number, got {value!r}") from None

@@ -147,11 +147,20 @@ class Settings:
     challenge_lifetime: int = field(
         default=300, metadata=_doc("seconds an mfa_token or change_token stays valid (mock clock)")
     )
+    allowed_hosts: tuple[str, ...] = field(
+        default=(),
+        metadata=_doc(
+            "Host names a live server answers besides loopback names, IP addresses and the "
+            "address it is bound to (guards against DNS rebinding), comma-separated; "
+            "'*.example.test' is any subdomain, a lone '*' turns the check off"
+        ),
+    )
 
     def __post_init__(self) -> None:
         # A list from YAML or a comma-separated string from Python, checked once here.
         object.__setattr__(self, "cors_origins", parse_origins(self.cors_origins))
         object.__setattr__(self, "password_policy", parse_policy(self.password_policy))
+        object.__setattr__(self, "allowed_hosts", parse_hosts(self.allowed_hosts))
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             expected = _TYPES[f.name]
@@ -257,6 +266,8 @@ def parse_setting(name: str, text: str) -> Any:
         return parse_origins(text)
     if name == "password_policy":
         return parse_policy(text)
+    if name == "allowed_hosts":
+        return parse_hosts(text)
     return text
 
 
@@ -292,23 +303,43 @@ _ORIGIN = re.compile(
 )
 
 
+def _items(name: str, value: Any, what: str) -> list[Any]:
+    """A setting's items, from a comma-separated string or a list."""
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    raise ConfigError(f"setting {name!r}: expected a list of {what}, got {value!r}")
+
+
+_HOST = re.compile(r"(\*\.)?[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*|\[?[0-9a-f:.]+\]?")
+
+
+def parse_hosts(value: Any) -> tuple[str, ...]:
+    """Allowed Host names from a comma-separated string or a list: ``*`` (any host),
+    a name (``mock.example.test``), or ``*.`` and a name for any subdomain of it."""
+    hosts = []
+    for item in _items("allowed_hosts", value, "host names"):
+        if not isinstance(item, str):
+            raise ConfigError(f"setting 'allowed_hosts': expected host names as text, got {item!r}")
+        host = item.strip().rstrip(".").lower()
+        if host != "*" and not _HOST.fullmatch(host):
+            raise ConfigError(
+                f"setting 'allowed_hosts': {item!r} is not a host name like mock.example.test, "
+                "*.example.test or *"
+            )
+        hosts.append(host)
+    return tuple(hosts)
+
+
 def parse_origins(value: Any) -> tuple[str, ...]:
     """Allowed CORS origins from a comma-separated string or a list of strings.
 
     Each is ``*`` (any origin), ``null`` (pages opened from ``file://``), or
     ``scheme://host[:port]`` where ``*`` may stand for the port or part of the host.
     """
-    if isinstance(value, str):
-        items = [item.strip() for item in value.split(",")]
-        items = [item for item in items if item]
-    elif isinstance(value, (list, tuple)):
-        items = list(value)
-    else:
-        raise ConfigError(
-            f"setting 'cors_origins': expected a list of origins, got {value!r}"
-        )
     origins = []
-    for item in items:
+    for item in _items("cors_origins", value, "origins"):
         if not isinstance(item, str):
             raise ConfigError(f"setting 'cors_origins': expected origins as text, got {item!r}")
         origin = item.strip().rstrip("/").lower()

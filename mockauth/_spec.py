@@ -64,14 +64,35 @@ class Spec:
     operations: tuple[Operation, ...]
 
     def url_map(self) -> Map:
-        """A Werkzeug URL map with one rule per operation; the endpoint is the operationId."""
-        from werkzeug.routing import Map, Rule  # not at import: see App.__init__
+        """A Werkzeug URL map with one rule per operation; the endpoint is the operationId.
 
-        rules = [
-            Rule(re.sub(r"\{(\w+)\}", r"<\1>", op.path), endpoint=op.operation_id, methods=[op.method])
-            for op in self.operations
-        ]
-        return Map(rules, strict_slashes=False, merge_slashes=False)
+        A string parameter that ends the path takes the rest of it, '/' included (a
+        username may hold one: ``/_mockauth/users/team%2Fann`` names ``team/ann``);
+        every other parameter is one path segment."""
+        from werkzeug.routing import BaseConverter, Map, Rule  # not at import: see App.__init__
+
+        class Rest(BaseConverter):
+            regex = ".+"
+            part_isolating = False
+
+        rules = []
+        for op in self.operations:
+            last = re.search(r"\{(\w+)\}$", op.path)
+            path = re.sub(r"\{(\w+)\}", r"<\1>", op.path)
+            if last and self.parameter_type(op, last.group(1)) == "string":
+                path = path[: path.rindex("<")] + f"<rest:{last.group(1)}>"
+            rules.append(Rule(path, endpoint=op.operation_id, methods=[op.method]))
+        return Map(rules, strict_slashes=False, merge_slashes=False, converters={"rest": Rest})
+
+    def parameter_type(self, operation: Operation, name: str) -> str | None:
+        """The schema type of a path parameter of `operation`, as the spec declares it."""
+        item = self.document["paths"].get(operation.path) or {}
+        declared = [*item.get("parameters", ()), *item.get(operation.method.lower(), {}).get("parameters", ())]
+        for parameter in declared:
+            if isinstance(parameter, Mapping) and parameter.get("name") == name and parameter.get("in") == "path":
+                schema = parameter.get("schema")
+                return schema.get("type") if isinstance(schema, Mapping) else None
+        return None
 
 
 @lru_cache(maxsize=8)

@@ -100,6 +100,7 @@ class State:
     target: str | None
     base_url: str
     passthrough: bool
+    root: Path  # what relative paths are relative to: pytest's rootdir
     tls: bool = False  # --mockauth-tls or the mockauth_tls ini key
     mocks: dict[tuple[Any, ...], MockAuth] = field(default_factory=dict)
     test: MarkerConfig = NO_CONFIG  # the running test's marker, set by pytest_runtest_setup
@@ -111,15 +112,18 @@ class State:
         self, fixtures: str | Path | None, settings: Mapping[str, Any], spec: Path | None
     ) -> MockAuth:
         """One mock per distinct (fixtures, settings, spec), built on first use and reused:
-        building one parses the spec and may generate an RSA key, resetting one is cheap."""
-        path = Path(fixtures) if fixtures is not None else None
-        key = (path, tuple(sorted(settings.items())), spec)
+        building one parses the spec and may generate an RSA key, resetting one is cheap.
+
+        A mock that cannot be built (a fixture file or setting given in code is wrong)
+        stops the run with one usage error, rather than erroring every test."""
+        path = self.root / fixtures if fixtures is not None else None
+        key = (path, _frozen(settings), spec)
         auth = self.mocks.get(key)
         if auth is None:
             try:
                 auth = MockAuth.from_fixtures(path, spec=spec, **settings)
             except MockAuthError as error:
-                raise pytest.UsageError(f"mockauth: {error}") from None
+                pytest.exit(f"mockauth: {error}", returncode=pytest.ExitCode.USAGE_ERROR)
             self.mocks[key] = auth
         return auth
 
@@ -155,6 +159,15 @@ class State:
 
 
 STATE = pytest.StashKey[State]()
+
+
+def _frozen(value: Any) -> Any:
+    """`value` as a dict key: settings may hold lists (cors_origins=[...])."""
+    if isinstance(value, Mapping):
+        return tuple(sorted((key, _frozen(item)) for key, item in value.items()))
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return tuple(_frozen(item) for item in value)
+    return value
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -213,14 +226,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _state_from(config: pytest.Config) -> State:
-    ini_base = config.inipath.parent if config.inipath else config.rootpath
+    # One rule for every relative path (option, ini key, or a fixture overridden in
+    # code): relative to pytest's rootdir, wherever pytest is started from.
+    root = config.rootpath
 
     def path(option: str, ini: str) -> Path | None:
-        given = config.getoption(option)
-        if given:
-            return (config.invocation_params.dir / str(given)).resolve()
-        text = str(config.getini(ini) or "")
-        return (ini_base / text).resolve() if text else None
+        given = config.getoption(option) or str(config.getini(ini) or "")
+        return (root / str(given)).resolve() if given else None
 
     fixtures = path("mockauth_fixtures", "mockauth_fixtures")
     spec = path("mockauth_spec", "mockauth_spec")
@@ -237,7 +249,7 @@ def _state_from(config: pytest.Config) -> State:
         target = _check_url("--mockauth-target", target)
     base_url = _check_url("mockauth_base_url", str(config.getini("mockauth_base_url")))
     tls = bool(config.getoption("mockauth_tls") or config.getini("mockauth_tls"))
-    return State(fixtures, spec, target, base_url, bool(config.getini("mockauth_passthrough")), tls)
+    return State(fixtures, spec, target, base_url, bool(config.getini("mockauth_passthrough")), root, tls)
 
 
 def _check_url(name: str, url: str) -> str:
@@ -370,6 +382,11 @@ class _PerTest:
         """This test's mock, reset and configured by its marker; None under --mockauth-target."""
         state = self.state
         if state.target is not None:
+            if mockauth_settings:
+                # A real deployment has its own keys, issuer and lifetimes: a test written
+                # for the mock's settings would fail there for the wrong reason.
+                what = f"mockauth_settings: {', '.join(sorted(mockauth_settings))}"
+                pytest.skip(skip_reason(what, state.target))
             yield None
             return
         config = state.test
@@ -495,7 +512,7 @@ def mockauth_httpx(
         assert mockauth_target is not None
         client = httpx.Client(base_url=mockauth_target)
     else:
-        transport = _mockauth_current.httpx_transport()
+        transport = _mockauth_current.httpx_transport(base_url=mockauth_base_url)
         client = httpx.Client(base_url=mockauth_base_url, transport=transport)
     with client:
         yield client
@@ -520,7 +537,7 @@ def mockauth_async_httpx(
         # outside the test's event loop.
         limits = httpx.Limits(max_keepalive_connections=0)
         return httpx.AsyncClient(base_url=mockauth_target, limits=limits)
-    transport = _mockauth_current.async_httpx_transport()
+    transport = _mockauth_current.async_httpx_transport(base_url=mockauth_base_url)
     return httpx.AsyncClient(base_url=mockauth_base_url, transport=transport)
 
 

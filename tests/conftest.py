@@ -66,6 +66,31 @@ def assert_error(response: TestResponse, status: int, error: str) -> dict[str, A
     return body
 
 
+class IssuedToken:
+    """A schemathesis auth provider: a bearer token the mock issued, as every client
+    holds one. Left to itself, schemathesis sends any header text after 'Bearer ', and a
+    Bearer header that is not a b64token is a malformed request (400 invalid_request,
+    RFC 6750 3.1), not a token refused. Give it the mock: ``IssuedToken.of(auth)``."""
+
+    auth: MockAuth
+
+    @classmethod
+    def of(cls, auth: MockAuth) -> type[IssuedToken]:
+        return type("IssuedToken", (cls,), {"auth": auth})
+
+    def get(self, case: Any, context: Any) -> str:
+        return self.auth.issue_token(USER)
+
+    def set(self, case: Any, data: str, context: Any) -> None:
+        from mockauth._state.tokens import decode_unverified
+
+        headers = dict(case.headers or {})
+        carried = str(headers.get("Authorization", "")).partition(" ")[2]
+        if decode_unverified(carried)[1] is None:  # not a token a link carried (login -> me)
+            headers["Authorization"] = f"Bearer {data}"
+        case.headers = headers
+
+
 # -- state stores ----------------------------------------------------------------------
 #
 # A module that sets STORES = ("memory", "redis", "redis-pair") runs each of its tests

@@ -85,11 +85,24 @@ def test_me_without_token_follows_rfc6750(client: Client) -> None:
     assert response.headers["WWW-Authenticate"] == 'Bearer realm="mockauth"'
 
 
-@pytest.mark.parametrize("header", ["Basic dXNlcjpwYXNz", "Bearer", "Bearer a b", "token"])
-def test_me_with_malformed_authorization(client: Client, header: str) -> None:
-    response = client.get("/auth/me", headers={"Authorization": header})
-    assert_error(response, 401, "invalid_token")
-    assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
+@pytest.mark.parametrize("header", ["Basic dXNlcjpwYXNz", "Digest username=ann", "token", ""])
+def test_me_with_another_scheme_gets_the_challenge_alone(client: Client, header: str) -> None:
+    # RFC 6750 3.1: a request without bearer credentials (another scheme included) gets
+    # the challenge with no error code in it.
+    for method, path in (("GET", "/auth/me"), ("POST", "/auth/logout")):
+        response = client.open(path, method=method, headers={"Authorization": header})
+        assert_error(response, 401, "invalid_token")
+        assert response.headers["WWW-Authenticate"] == 'Bearer realm="mockauth"'
+
+
+@pytest.mark.parametrize("header", ["Bearer", "Bearer ", "Bearer a b", "Bearer ab!c", "bearer tok\u00e9n", "Bearer ="])
+def test_me_with_a_malformed_bearer_header_is_a_bad_request(client: Client, header: str) -> None:
+    # RFC 6750 3.1: a malformed request (no token, or one that is not a b64token) is
+    # 400 invalid_request, said in the challenge too.
+    for method, path in (("GET", "/auth/me"), ("POST", "/auth/logout")):
+        response = client.open(path, method=method, headers={"Authorization": header.encode("latin-1").decode("unicode_escape")})
+        assert_error(response, 400, "invalid_request")
+        assert 'error="invalid_request"' in response.headers["WWW-Authenticate"]
 
 
 def test_me_with_garbage_and_tampered_tokens(client: Client, auth: MockAuth) -> None:
@@ -318,3 +331,104 @@ def test_issue_token_overrides_and_unknown_user(auth: MockAuth) -> None:
 def test_error_bodies_are_plain_json(client: Client) -> None:
     raw = client.get("/nope").get_data()
     assert set(json.loads(raw)) == {"error", "error_description"}
+
+
+# -- a bug never grows the server, and answering one never fails ------------------------
+
+
+def test_bugs_kept_for_check_are_bounded(auth: MockAuth, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mockauth._app.wsgi import MAX_ERRORS
+
+    def broken(app: object, call: object) -> None:
+        raise RuntimeError("boom " + "x" * 4096)
+
+    monkeypatch.setitem(auth.app.handlers, "health", broken)
+    auth.log_stream = io.StringIO()
+    client = auth.test_client()
+    for _ in range(MAX_ERRORS + 25):
+        assert_error(client.get("/health"), 500, "server_error")
+    assert len(auth.app.errors) == MAX_ERRORS
+    with pytest.raises(ServerError, match=f"and {MAX_ERRORS + 24} more"):
+        auth.check()
+    auth.app.keep_errors = False  # what `mockauth serve` sets: nothing will call check()
+    assert_error(client.get("/health"), 500, "server_error")
+    assert auth.app.errors == [] and auth.app.errors_dropped == 0
+    assert auth.log_stream.getvalue().count("error: health: RuntimeError: boom") == MAX_ERRORS + 26  # each logged
+
+
+def test_the_last_resort_answer_is_json_whatever_failed(auth: MockAuth, monkeypatch: pytest.MonkeyPatch) -> None:
+    auth.log_stream = io.StringIO()
+
+    def broken_answer(environ: object) -> None:
+        raise RuntimeError("outside any handler")
+
+    monkeypatch.setattr(auth.app, "answer", broken_answer)
+    body = assert_error(auth.test_client().get("/health"), 500, "server_error")
+    assert "RuntimeError" in body["error_description"]
+
+    def broken_log(message: str) -> None:
+        raise OSError("the log itself is gone")
+
+    monkeypatch.setattr(auth.app, "log", broken_log)
+    response = auth.test_client().get("/health")
+    assert_error(response, 500, "server_error")  # even answering the bug failed: fixed JSON
+    errors, _ = auth.app.take_errors()
+    assert errors
+
+
+def test_a_crash_on_a_lone_surrogate_never_logs_the_password(auth: MockAuth, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A bug whose exception carries a request's text: the log says what failed, the
+    # password stays out, and the report itself cannot fail on the surrogate.
+    def broken(app: object, call: object) -> None:
+        "secret-fixture-password\ud800".encode()
+
+    monkeypatch.setitem(auth.app.handlers, "health", broken)
+    auth.log_stream = io.StringIO()
+    assert_error(auth.test_client().get("/health"), 500, "server_error")
+    log = auth.log_stream.getvalue()
+    assert "UnicodeEncodeError" in log and "secret-fixture-password" not in log.split("Traceback")[0]
+    auth.app.take_errors()
+
+
+# -- values refused where they are read -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"username": "\\ud800", "password": "x"}',
+        b'{"username": "user@example.com", "password": "\\udfff"}',
+        b'{"username": "user@example.com", "password": NaN}',
+        b'{"username": "user@example.com", "password": Infinity}',
+        b'{"username": "user@example.com", "password": 1e400}',
+    ],
+)
+def test_login_refuses_what_is_not_valid_text(client: Client, auth: MockAuth, body: bytes) -> None:
+    assert_error(client.post("/auth/login", data=body, content_type="application/json"), 400, "invalid_request")
+    assert client.get("/_mockauth/journal").status_code == 200  # what was journaled is JSON
+    assert not auth.app.errors
+
+
+def test_vary_origin_on_every_answer_cors_may_change(client: Client) -> None:
+    for response in (
+        client.get("/.well-known/jwks.json"),
+        client.get("/.well-known/jwks.json", headers={"Origin": "https://evil.example"}),
+        client.get("/nope"),
+        login(client, password="wrong"),
+        client.options("/auth/login", headers={"Origin": "http://localhost:5173", "Access-Control-Request-Method": "POST"}),
+    ):
+        assert "Origin" in response.headers.get("Vary", ""), response.status_code
+    assert response.headers.get_all("Vary").count("Origin") <= 1  # once, not twice
+
+
+def test_no_store_on_every_answer_that_carries_a_token(client: Client) -> None:
+    tokens = login(client).get_json()
+    for response in (
+        client.post("/auth/refresh", data={"refresh_token": tokens["refresh_token"]}),
+        client.post("/_mockauth/tokens", json={"username": USER}),
+        client.post("/_mockauth/tokens/decode", json={"token": tokens["access_token"]}),
+        client.get("/_mockauth/users?passwords=true"),
+        client.get("/auth/me", headers=bearer(tokens["access_token"])),
+    ):
+        assert response.status_code in (200, 201)
+        assert response.headers["Cache-Control"] == "no-store", response.request.path

@@ -120,14 +120,14 @@ def test_empty_form_body(live: Server) -> None:
 
 
 def test_empty_untyped_body(live: Server) -> None:
-    raw = b"POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
+    raw = b"POST /auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n"
     assert_error(exchange(live, raw), 400, "invalid_request")
 
 
 def test_huge_body_announced_by_content_length(live: Server, auth: MockAuth) -> None:
     # Only the headers are sent: the answer comes before any of the body is read.
     raw = (
-        "POST /auth/login HTTP/1.1\r\nHost: x\r\n"
+        "POST /auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         "Content-Type: application/x-www-form-urlencoded\r\n"
         f"Content-Length: {LIMIT + 1}\r\n\r\n"
     ).encode()
@@ -146,7 +146,7 @@ def _chunked(payload: bytes, piece: int = 8192) -> bytes:
 
 def _chunked_request(payload: bytes) -> bytes:
     return (
-        b"POST /auth/login HTTP/1.1\r\nHost: x\r\n"
+        b"POST /auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         b"Content-Type: application/x-www-form-urlencoded\r\n"
         b"Transfer-Encoding: chunked\r\n\r\n" + _chunked(payload)
     )
@@ -170,7 +170,7 @@ def test_chunked_body_under_the_limit_is_read_whole(live: Server) -> None:
 
 def test_malformed_chunk_header(live: Server) -> None:
     raw = (
-        b"POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"POST /auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         b"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n"
     )
     assert_error(exchange(live, raw), 400, "invalid_request")
@@ -191,7 +191,7 @@ def test_chunked_beside_content_length_reads_the_chunks(live: Server) -> None:
 @pytest.mark.parametrize("length", [b"-5", b"abc", b"1e3"])
 def test_invalid_content_length_is_no_body(live: Server, length: bytes) -> None:
     raw = (
-        b"POST /auth/login HTTP/1.1\r\nHost: x\r\n"
+        b"POST /auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: " + length + b"\r\n\r\n"
         b"username=user%40example.com&password=secretpassword"
     )
@@ -298,7 +298,7 @@ def test_crlf_in_username_never_reaches_a_header(live: Server, auth: MockAuth) -
 
 
 def test_crlf_in_path(live: Server) -> None:
-    raw = b"GET /_mockauth/users/x%0d%0aSet-Cookie:%20pwned=1 HTTP/1.1\r\nHost: x\r\n\r\n"
+    raw = b"GET /_mockauth/users/x%0d%0aSet-Cookie:%20pwned=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
     status, headers, _ = exchange(live, raw)
     assert status in (404, 405)
     assert "set-cookie" not in headers
@@ -308,18 +308,18 @@ def test_crlf_in_path(live: Server) -> None:
 
 
 def test_overlong_header_line(live: Server) -> None:
-    raw = b"GET /health HTTP/1.1\r\nHost: x\r\nX-Long: " + b"a" * 70000 + b"\r\n\r\n"
+    raw = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Long: " + b"a" * 70000 + b"\r\n\r\n"
     assert_error(exchange(live, raw), 431, "request_header_fields_too_large")
 
 
 def test_too_many_headers(live: Server) -> None:
     many = b"".join(b"X-H%d: v\r\n" % i for i in range(150))
-    raw = b"GET /health HTTP/1.1\r\nHost: x\r\n" + many + b"\r\n"
+    raw = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n" + many + b"\r\n"
     assert_error(exchange(live, raw), 431, "request_header_fields_too_large")
 
 
 def test_overlong_request_line(live: Server) -> None:
-    raw = b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+    raw = b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
     assert_error(exchange(live, raw), 414, "uri_too_long")
 
 
@@ -329,7 +329,7 @@ def test_garbage_request_line(live: Server) -> None:
 
 def test_unsupported_http_version(live: Server) -> None:
     assert_error(
-        exchange(live, b"GET /health HTTP/2.0\r\nHost: x\r\n\r\n"),
+        exchange(live, b"GET /health HTTP/2.0\r\nHost: 127.0.0.1\r\n\r\n"),
         505,
         "http_version_not_supported",
     )
@@ -350,7 +350,7 @@ def test_slow_body_gets_408_after_the_read_timeout(live: Server, auth: MockAuth)
 def test_slow_headers_are_cut_off(live: Server) -> None:
     # Slowloris: a request that never finishes its headers is closed without an answer.
     with socket.create_connection(("127.0.0.1", live.port), timeout=10) as sock:
-        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
         # Closed by the server after its read timeout; were it not, our own 10 s
         # timeout would raise here instead.
         assert sock.recv(65536) == b""

@@ -282,6 +282,9 @@ def test_dashboard_screenshot(pages: Pages, tmp_path: Path) -> None:
     expect(pages.app.locator("#signed-in")).to_be_visible()
     pages.arm("unavailable", operation="refresh", times="3")
     pages.dashboard.click("#expire-tokens")
+    # The clock moves when the dashboard's call returns: wait for it, as the page's
+    # /auth/me must not overtake it (it did, under load).
+    expect(pages.dashboard.locator("#clock-status")).to_contain_text("ahead of real time")
     pages.app.click("#call-me")
     expect(pages.app.locator("#error")).to_contain_text("HTTP 503 temporarily_unavailable")
     pages.dashboard.click("#issue")

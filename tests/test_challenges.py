@@ -173,8 +173,10 @@ def test_mfa_tokens_expire_on_the_mock_clock_and_pass_once(auth: MockAuth, clien
     auth.clock.advance(30)
     body = assert_error(send_code(client, token, auth.totp(MFA_USER)), 401, "invalid_token")
     assert "already used" in body["error_description"]
-    for unknown in ("made-up", "é", "\ud800"):
+    for unknown in ("made-up", "é"):
         assert_error(client.post("/auth/mfa", json={"mfa_token": unknown, "code": "123456"}), 401, "invalid_token")
+    # Not text at all (a lone surrogate): refused where it enters, as every field is.
+    assert_error(client.post("/auth/mfa", json={"mfa_token": "\ud800", "code": "123456"}), 400, "invalid_request")
     # A change_token is no mfa_token, and the other way round.
     change_token = challenged(client, EXPIRED_USER)["change_token"]
     assert_error(send_code(client, change_token, "123456"), 401, "invalid_token")

@@ -17,10 +17,11 @@ from pathlib import Path
 import jwt
 import pytest
 import requests
-from conftest import rfc6238
+from conftest import end_process, free_port, rfc6238
 
 from mockauth import Settings, __version__
 from mockauth._cli import build_parser
+from mockauth._cli.common import DEFAULT_PORT
 from mockauth._settings import DEFAULT_SECRET
 
 MOCKAUTH = str(Path(sys.executable).with_name("mockauth"))
@@ -32,7 +33,8 @@ def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
 
 @contextmanager
 def serving(*args: str, cwd: Path | None = None) -> Iterator[tuple[subprocess.Popen[str], str, str]]:
-    """`mockauth serve ARGS` in a subprocess; yields it, its URL and its banner once it listens."""
+    """`mockauth serve ARGS` in a subprocess; yields it, its URL and its banner once it
+    listens. Its pipes are closed on the way out, whatever happened."""
     process = subprocess.Popen(
         [MOCKAUTH, "serve", *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
@@ -40,14 +42,17 @@ def serving(*args: str, cwd: Path | None = None) -> Iterator[tuple[subprocess.Po
         assert process.stdout is not None
         banner = process.stdout.readline()
         match = re.search(r"serving (http://\S+)", banner)
-        assert match, banner + (process.stderr.read() if process.stderr else "")
+        if not match:
+            end_process(process)
+            raise AssertionError(banner + process.communicate(timeout=10)[1])
         while "dashboard:" not in banner.splitlines()[-1]:
             banner += process.stdout.readline()
         yield process, match.group(1), banner
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(10)
+        end_process(process)
+        for pipe in (process.stdout, process.stderr):
+            if pipe is not None:
+                pipe.close()
 
 
 def stop(process: subprocess.Popen[str], sig: int = signal.SIGINT) -> tuple[str, str]:
@@ -57,8 +62,9 @@ def stop(process: subprocess.Popen[str], sig: int = signal.SIGINT) -> tuple[str,
 
 
 def test_serve_as_readme_says_then_ctrl_c() -> None:
-    with serving() as (process, url, banner):
-        assert url == "http://127.0.0.1:8765"
+    port = free_port()  # the README's 8765 may be taken by a `mockauth serve` running here
+    with serving("--port", str(port)) as (process, url, banner):
+        assert url == f"http://127.0.0.1:{port}"
         answer = requests.post(url + "/auth/login", data={"username": "user@example.com", "password": "secretpassword"}, timeout=10)
         assert answer.status_code == 200
         jwt.decode(answer.json()["access_token"], DEFAULT_SECRET, algorithms=["HS256"], audience="mockauth")
@@ -68,7 +74,14 @@ def test_serve_as_readme_says_then_ctrl_c() -> None:
     assert "mockauth: stopped" in out
     assert "Traceback" not in err and "Traceback" not in out
     assert "POST /auth/login" in err  # the request log
+    assert "\x1b[" not in err  # no colour codes into a pipe
     assert "secretpassword" not in banner + out + err
+    assert "users (7):" in banner
+
+
+def test_the_default_port_is_the_readmes() -> None:
+    serve = build_parser()._subparsers._group_actions[0].choices["serve"]  # type: ignore[union-attr]
+    assert serve.get_default("port") == 8765 == DEFAULT_PORT
 
 
 def test_serve_stops_on_sigterm() -> None:
@@ -80,7 +93,7 @@ def test_serve_stops_on_sigterm() -> None:
 def test_serve_from_any_directory_with_modes_and_settings(tmp_path: Path) -> None:
     args = ["--port", "0", "--mode", "unavailable:operation=login:times=2", "--access-token-lifetime", "60", "--algorithm", "ES256"]
     with serving(*args, cwd=tmp_path) as (process, url, banner):
-        assert "armed: unavailable" in banner
+        assert "armed: unavailable (operation=login, times=2, retry_after=30)" in banner  # no raw dict
         login = {"username": "user@example.com", "password": "secretpassword"}
         statuses = [requests.post(url + "/auth/login", data=login, timeout=10).status_code for _ in range(3)]
         assert statuses == [503, 503, 200]
@@ -193,11 +206,42 @@ def test_the_readme_challenge_lines_work_as_pasted() -> None:
 def test_check_good_and_bad_files(tmp_path: Path) -> None:
     good = run("check", "fixtures")
     assert good.returncode == 0 and "ok, 7 users" in good.stdout
+    one = tmp_path / "one.yaml"
+    one.write_text("users:\n  - {username: ann, password: pw}\n")
+    assert run("check", str(one)).stdout.strip() == f"{one}: ok, 1 user (ann)"
     bad = tmp_path / "users.yaml"
     bad.write_text("users:\n  - username: ann\n    password: pw\n  - username: bob\n    claims: {}\n")
     result = run("check", str(bad))
     assert result.returncode == 2
     assert result.stderr.strip() == f"mockauth check: error: {bad}: users[1] (bob): password: required"
+
+
+def test_check_reports_every_mistake_as_the_readme_shows() -> None:
+    root = Path(__file__).resolve().parent.parent
+    session = re.search(
+        r"```\n\$ (mockauth check examples/fixtures/broken\.yaml)\n(.*?)```", (root / "README.md").read_text(), re.S
+    )
+    assert session, "README.md shows a `mockauth check` session on examples/fixtures/broken.yaml"
+    done = subprocess.run([MOCKAUTH, *session.group(1).split()[1:]], cwd=root, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr == session.group(2)
+    assert len(done.stderr.splitlines()) == 4  # every mistake, not the first
+
+
+def test_a_mistyped_flag_points_to_the_subcommands_help() -> None:
+    for command in (["serve"], ["token", "admin"], ["check", "fixtures"], ["contract", "http://127.0.0.1:9"]):
+        result = run(*command, "--bogus")
+        assert result.returncode == 2
+        assert result.stderr.strip().endswith(f"(see mockauth {command[0]} --help)"), result.stderr
+        assert "--bogus" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_token_help_lists_only_what_changes_a_token() -> None:
+    text = run("token", "--help").stdout
+    for flag in ("--issuer", "--algorithm", "--secret", "--key-file", "--access-token-lifetime", "--state"):
+        assert flag in text
+    for flag in ("--cors-origins", "--max-body-size", "--journal-size", "--admin-token", "--read-timeout", "--allowed-hosts"):
+        assert flag not in text
 
 
 def test_version_and_help() -> None:
@@ -216,3 +260,36 @@ def test_serve_flags_are_the_settings_names() -> None:
 def test_python_dash_m() -> None:
     result = subprocess.run([sys.executable, "-m", "mockauth", "--version"], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == f"mockauth {__version__}"
+
+
+def test_serve_keeps_no_bug_for_a_check_that_never_comes(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Nothing calls check() on `mockauth serve`: a bug is logged and answered 500, and
+    # keeping it too would let any client grow the server (a traceback a request).
+    from mockauth import ServerError
+    from mockauth._cli import serve as serve_module
+
+    served = []
+
+    class Refused:
+        def __init__(self, app: object, *args: object, **kwargs: object) -> None:
+            served.append(app)
+
+        def start(self) -> None:
+            raise ServerError("not started: the test has what it needs")
+
+    monkeypatch.setattr("mockauth._doors.live.Server", Refused)
+    monkeypatch.setattr(signal, "signal", lambda *args: None)  # run_serve's Ctrl-C handling stays out
+    with pytest.raises(ServerError):
+        serve_module.run_serve(build_parser().parse_args(["serve", "--port", "0"]))
+    assert served and served[0].keep_errors is False
+
+
+def test_the_readmes_python_log_in_runs_as_written(capsys: pytest.CaptureFixture[str]) -> None:
+    from mockauth import MockAuth
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    snippet = re.search(r"```python\n(import jwt\nimport requests\n.*?)```", readme, re.S)
+    assert snippet, "README.md's Log in section verifies a token from a real login"
+    with MockAuth.from_fixtures().serve() as server:  # on a free port, not the README's 8765
+        exec(snippet.group(1).replace("http://127.0.0.1:8765", server.url), {})
+    assert capsys.readouterr().out == "user@example.com\n"

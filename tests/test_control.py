@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from conftest import PASSWORD, USER, assert_error, bearer, login
 from werkzeug.test import Client
@@ -200,3 +202,122 @@ def test_control_operations_never_fail_by_mode(client: Client) -> None:
     assert client.get("/_mockauth/state").status_code == 200
     assert client.get("/openapi.yaml").status_code == 200
     assert client.get("/_mockauth/").status_code == 200
+
+
+# -- hardening: values where they enter, the same answer on every store ---------------
+
+
+@pytest.mark.parametrize("after", ["--5", "²", "٣", "1_0", "+5", "5.0", "9" * 30])
+def test_odd_numbers_in_the_query_are_a_clear_400(client: Client, after: str) -> None:
+    error = assert_error(client.get("/_mockauth/journal", query_string={"after": after}), 400, "invalid_request")
+    assert "'after'" in error["error_description"]
+
+
+def test_a_username_with_a_slash_can_be_changed_and_removed(client: Client) -> None:
+    assert client.post("/_mockauth/users", json={"username": "team/ann", "password": "pw"}).status_code == 201
+    changed = client.patch("/_mockauth/users/team%2Fann", json={"password": "new"})
+    assert changed.status_code == 200 and changed.get_json()["username"] == "team/ann"
+    assert login(client, "team/ann", "new").status_code == 200
+    assert client.delete("/_mockauth/users/team%2Fann").status_code == 204
+    assert client.delete("/_mockauth/users/team%2Fann").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"username": "\ud800", "password": "pw"},
+        {"username": "ann", "password": "pw", "claims": {"role": "\udfff"}},
+        {"username": "ann", "password": "pw", "email": "a\ud800@example.com"},
+    ],
+)
+def test_users_that_no_answer_could_hold_are_refused(client: Client, body: dict[str, object]) -> None:
+    text = json.dumps(body)  # "\ud800" escapes: valid JSON, not valid Unicode
+    assert_error(client.post("/_mockauth/users", data=text, content_type="application/json"), 400, "invalid_request")
+    assert client.get("/_mockauth/state").status_code == 200
+    assert client.get("/_mockauth/users?passwords=true").status_code == 200
+
+
+@pytest.mark.parametrize("claims", ['{"x": NaN}', '{"exp": Infinity}', '{"exp": 1e400}', '{"n": -1e999}'])
+def test_minted_tokens_hold_only_json_numbers(client: Client, claims: str) -> None:
+    body = '{"username": "user@example.com", "claims": ' + claims + "}"
+    assert_error(client.post("/_mockauth/tokens", data=body, content_type="application/json"), 400, "invalid_request")
+
+
+def test_a_token_with_a_huge_exp_logs_out_on_every_store(client: Client) -> None:
+    minted = client.post("/_mockauth/tokens", json={"username": USER, "claims": {"exp": 10**30}}).get_json()
+    assert client.post("/auth/logout", headers=bearer(minted["access_token"])).status_code == 204
+    assert assert_error(client.get("/auth/me", headers=bearer(minted["access_token"])), 401, "invalid_token")
+
+
+def test_patch_needs_a_body_and_clock_actions_take_only_their_fields(client: Client) -> None:
+    assert_error(client.patch("/_mockauth/users/admin"), 400, "invalid_request")
+    for body in ({"action": "set"}, {"action": "reset", "seconds": 5}, {"action": "freeze", "at": None}, {"action": "advance", "seconds": 1e12}):
+        assert_error(client.post("/_mockauth/clock", json=body), 400, "invalid_request")
+    assert client.post("/_mockauth/clock", json={"action": "freeze"}).status_code == 200
+
+
+def test_replacing_a_user_replaces_its_mode(client: Client, auth: MockAuth) -> None:
+    for _ in range(3):
+        added = client.post("/_mockauth/users", json={"username": "ann", "password": "pw", "mode": "account_locked"})
+        assert added.status_code == 201
+    assert [a.mode.name for a in auth.modes.armed() if a.user == "ann"] == ["account_locked"]  # once, not three times
+    replaced = client.post("/_mockauth/users", json={"username": "ann", "password": "pw"})
+    assert replaced.get_json()["mode"] is None
+    assert [a for a in auth.modes.armed() if a.user == "ann"] == []
+    assert login(client, "ann", "pw").status_code == 200
+
+
+def test_a_refresh_for_a_locked_account_leaves_the_token_unused(client: Client, auth: MockAuth) -> None:
+    tokens = login(client).get_json()
+    auth.update_user(USER, locked=True)
+    assert_error(client.post("/auth/refresh", data={"refresh_token": tokens["refresh_token"]}), 403, "account_locked")
+    auth.update_user(USER, locked=False)
+    retried = client.post("/auth/refresh", data={"refresh_token": tokens["refresh_token"]})
+    assert retried.status_code == 200  # a refresh, not a reuse: the family is not revoked
+    assert client.get("/auth/me", headers=bearer(retried.get_json()["access_token"])).status_code == 200
+
+
+def test_expired_token_times_is_used_only_by_a_login_that_issues_a_token(client: Client, auth: MockAuth) -> None:
+    auth.fail("expired_token", operation="login", times=1)
+    assert_error(login(client, password="wrong"), 401, "invalid_credentials")
+    expired = login(client).get_json()
+    assert expired["expires_in"] < 0  # the one count, used here
+    assert login(client).get_json()["expires_in"] == 900
+    assert auth.journal.entries("login")[0].modes == ()  # the wrong password got no mode
+
+
+def test_fail_returns_the_arming_as_armed_on_every_store(client: Client, auth: MockAuth) -> None:
+    armed = auth.fail("unavailable", operation="health", times=3)
+    client.get("/health")
+    assert armed.arming.times == 3  # a record of what was armed, never changed under you
+    assert [a.times for a in auth.modes.armed() if a.id == armed.id] == [2]
+
+
+def test_armed_modes_and_added_users_are_bounded(auth: MockAuth, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mockauth._state import board, users
+
+    monkeypatch.setattr(board, "MAX_ARMED", 3)
+    monkeypatch.setattr(users, "MAX_ADDED", 2)
+    client = auth.test_client()
+    armed_now = len(auth.modes.armed())
+    for _ in range(3 - armed_now):
+        assert client.post("/_mockauth/modes", json={"name": "slow"}).status_code == 201
+    error = assert_error(client.post("/_mockauth/modes", json={"name": "slow"}), 400, "invalid_request")
+    assert "disarm some" in error["error_description"]
+    for name in ("a", "b"):
+        assert client.post("/_mockauth/users", json={"username": name, "password": "pw"}).status_code == 201
+    assert_error(client.post("/_mockauth/users", json={"username": "c", "password": "pw"}), 400, "invalid_request")
+    assert client.post("/_mockauth/users", json={"username": "a", "password": "new"}).status_code == 201  # a replacement
+
+
+def test_journal_entries_are_cut_to_a_bounded_size(client: Client) -> None:
+    from mockauth._state.journal import MAX_FIELDS, MAX_PATH, MAX_TEXT
+
+    fields = {f"field{n}": "v" * 1000 for n in range(40)}  # 41 KB: within max_body_size
+    client.post("/auth/login", data={"username": "u" * 5000, "password": "pw", **fields})
+    client.get("/" + "p" * 5000)
+    login_entry, path_entry = client.get("/_mockauth/journal").get_json()["entries"][-2:]
+    assert len(login_entry["params"]) == MAX_FIELDS + 1  # and one saying how many more
+    assert all(len(value) <= MAX_TEXT + 30 for value in login_entry["params"].values())
+    assert len(login_entry["user"]) <= MAX_TEXT + 30
+    assert len(path_entry["path"]) <= MAX_PATH + 30

@@ -234,7 +234,8 @@ def test_the_refused_origin_is_logged_once(capsys: pytest.CaptureFixture[str]) -
         client.get("/health", headers={"Origin": "https://evil.example"})
     err = capsys.readouterr().err
     assert err.count("refused the browser origin https://evil.example") == 1
-    assert "--cors-origins https://evil.example" in err
+    # --cors-origins replaces the list: the hint keeps the origins allowed now.
+    assert "--cors-origins 'https://evil.example,http://localhost:*,http://127.0.0.1:*,http://[::1]:*'" in err
 
 
 def test_cors_origins_setting_parses_and_checks() -> None:
@@ -274,3 +275,15 @@ def test_cli_flag_is_checked_in_one_line(flag: str) -> None:
     assert len(lines) == 1
     assert lines[0].startswith("mockauth serve: error: --cors-origins:")
     assert "'localhost:5173' is not an origin" in lines[0]
+
+
+def test_refused_origins_named_in_the_log_are_bounded(capsys: pytest.CaptureFixture[str]) -> None:
+    from mockauth._app.wsgi import MAX_NAMED
+
+    client = MockAuth().test_client()
+    for n in range(MAX_NAMED + 50):
+        for _ in range(2):
+            client.get("/health", headers={"Origin": f"https://site{n}.example"})
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == MAX_NAMED + 1
+    assert lines[-1].endswith("refused browser origins named in this log already; further ones are not")

@@ -310,3 +310,46 @@ def test_the_serve_path_imports_no_heavy_module() -> None:
     assert "mockauth" in loaded
     heavy = {"schemathesis", "hypothesis", "httpx", "responses", "requests", "gunicorn", "pytest"}
     assert loaded & heavy == set()
+
+
+@pytest.mark.parametrize("flags", [(), ("--workers", "1")], ids=["werkzeug", "gunicorn"])
+def test_a_busy_port_is_one_line_and_exit_2(flags: tuple[str, ...]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        started = time.monotonic()
+        result = run_cli("serve", "--port", str(port), *flags)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"mockauth serve: error: cannot listen on 127.0.0.1:{port}: Address already in use"
+    )
+    assert time.monotonic() - started < 10  # not gunicorn's five retries a second apart
+
+
+@pytest.mark.parametrize("flags", [(), ("--workers", "1")], ids=["werkzeug", "gunicorn"])
+def test_each_request_is_logged_without_colours_or_secrets(flags: tuple[str, ...]) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mockauth", "serve", "--port", "0", *flags],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+    )
+    try:
+        assert process.stdout is not None
+        url = None
+        while url is None:
+            line = process.stdout.readline()
+            assert line, "mockauth serve exited before printing its URL"
+            found = re.search(r"serving (http://\S+)", line)
+            url = found.group(1) if found else None
+        requests.post(url + "/auth/login", data=CREDENTIALS, timeout=10)
+        requests.post(url + "/auth/login", data={"username": USER, "password": "wrong"}, timeout=10)
+        requests.get(url + "/_mockauth/state", timeout=10)  # the dashboard's polling: not logged
+        requests.get(url + "/health?access_token=SECRET-IN-QUERY", timeout=10)
+        time.sleep(0.5)
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=15)
+    lines = [line for line in err.splitlines() if '"' in line]
+    logged = sorted(re.sub(r".*\"(\S+ \S+) HTTP/1.1\" (\d+).*", r"\1 \2", line) for line in lines)
+    assert logged == ["GET /health?access_token=[redacted] 200", "POST /auth/login 200", "POST /auth/login 401"], err
+    assert "\x1b[" not in err and "SECRET-IN-QUERY" not in err and "Traceback" not in err

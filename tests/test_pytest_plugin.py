@@ -124,19 +124,18 @@ def test_examples_against_a_real_deployment_skip_mock_only_tests(
     pytester: pytest.Pytester, target: str
 ) -> None:
     copy_examples(pytester)
-    # test_example_rs256.py configures the mock's signing; the deployment signs HS256.
-    result = pytester.runpytest(
-        "-rs", "--import-mode=importlib", "--mockauth-target", target, "--ignore=test_example_rs256.py"
-    )
+    result = pytester.runpytest("-rs", "--import-mode=importlib", "--mockauth-target", target)
     # Mock-only: the 4 tests of the mockauth fixture, the 4 with a marker, the 2 expired
-    # tokens, the 2 that read a one-time code or change a password.
-    result.assert_outcomes(passed=10, skipped=12)
+    # tokens, the 2 that read a one-time code or change a password, and the RS256 test,
+    # whose mockauth_settings only the mock can honour.
+    result.assert_outcomes(passed=10, skipped=13)
     result.stdout.fnmatch_lines([
         "SKIPPED*test_example_marker.py*needs mock-only control (@pytest.mark.mockauth(mode))*",
         "SKIPPED*test_example_mock_control.py*needs mock-only control (the mockauth fixture*"
         "--mockauth-target http://127.0.0.1:*is a real deployment*",
+        "SKIPPED*test_example_rs256.py*needs mock-only control (mockauth_settings: algorithm, issuer)*",
         "SKIPPED [[]2[]]*needs mock-only control (mockauth_token with expired*",
-    ])
+    ], consecutive=False)
 
 
 # -- fixtures, passing and failing -------------------------------------------------------
@@ -451,6 +450,110 @@ def test_bad_option_is_a_usage_error(
     result = pytester.runpytest(*args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
+
+
+def test_list_valued_settings_from_the_marker_and_the_session(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture(scope="session")
+        def mockauth_settings():
+            return {"cors_origins": ["https://app.example.test"], "allowed_hosts": ["mock.test"]}
+        """
+    )
+    pytester.makepyfile(
+        """
+        import pytest
+
+        def test_from_the_session(mockauth):
+            assert mockauth.settings.cors_origins == ("https://app.example.test",)
+
+        @pytest.mark.mockauth(cors_origins=["https://a.example.test", "https://b.example.test"])
+        def test_from_the_marker(mockauth, mockauth_httpx):
+            assert mockauth.settings.cors_origins == ("https://a.example.test", "https://b.example.test")
+            answer = mockauth_httpx.get("/health", headers={"Origin": "https://b.example.test"})
+            assert answer.headers["Access-Control-Allow-Origin"] == "https://b.example.test"
+
+        @pytest.mark.mockauth(cors_origins=["https://a.example.test", "https://b.example.test"])
+        def test_the_same_marker_again(mockauth):
+            assert len(mockauth.settings.cors_origins) == 2
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=3)
+
+
+def test_a_base_url_with_a_path_mounts_the_mock_there(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nmockauth_base_url = http://localhost:8000/api/\n")
+    pytester.makepyfile(
+        """
+        import requests
+
+        def test_requests(mockauth_requests):
+            assert mockauth_requests.url == "http://localhost:8000/api"
+            form = {"username": "admin", "password": "adminpassword"}
+            assert requests.post(mockauth_requests.url + "/auth/login", data=form).status_code == 200
+            config = requests.get(mockauth_requests.url + "/.well-known/openid-configuration").json()
+            assert config["token_endpoint"] == "http://localhost:8000/api/auth/login"
+
+        def test_httpx(mockauth_httpx):
+            form = {"username": "admin", "password": "adminpassword"}
+            assert mockauth_httpx.post("/auth/login", data=form).status_code == 200
+            assert mockauth_httpx.get("http://localhost:8000/auth/login").status_code == 404
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=2)
+
+
+def test_a_misspelled_mode_scope_names_the_scope_keys(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.mockauth(mode="rate_limited:operatoin=login")
+        def test_it(mockauth):
+            pass
+        """
+    )
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([
+        "*unknown key 'operatoin' (scope keys: operation, user, times, probability, seed; "
+        "options of rate_limited: retry_after)*"
+    ])
+
+
+def test_relative_fixture_paths_are_relative_to_the_rootdir_however_given(pytester: pytest.Pytester) -> None:
+    (pytester.mkdir("auth") / "users.yaml").write_text("users:\n  - {username: dave, password: pw}\n")
+    pytester.makeini("[pytest]\n")
+    tests = pytester.mkdir("tests")
+    (tests / "test_who.py").write_text("def test_who(mockauth):\n    assert list(mockauth.users) == ['dave']\n")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(tests)  # started from elsewhere than the rootdir
+        pytester.runpytest("--rootdir", str(pytester.path), "--mockauth-fixtures", "auth/users.yaml").assert_outcomes(passed=1)
+    pytester.makeini("[pytest]\nmockauth_fixtures = auth/users.yaml\n")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(tests)
+        pytester.runpytest().assert_outcomes(passed=1)
+    pytester.makeini("[pytest]\n")
+    (tests / "conftest.py").write_text(
+        "import pytest\n\n@pytest.fixture(scope='session')\ndef mockauth_fixtures_path():\n    return 'auth/users.yaml'\n"
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(tests)
+        pytester.runpytest("--rootdir", str(pytester.path)).assert_outcomes(passed=1)
+
+
+def test_a_bad_fixture_path_given_in_code_is_one_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        "import pytest\n\n@pytest.fixture(scope='session')\ndef mockauth_fixtures_path():\n    return 'nowhere.yaml'\n"
+    )
+    pytester.makepyfile("def test_one(mockauth): pass\ndef test_two(mockauth): pass\n")
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    output = result.stdout.str() + result.stderr.str()
+    assert output.count("nowhere.yaml: no such file or folder") == 1
+    assert "ERROR at setup" not in output
 
 
 def test_bad_fixture_file_is_a_usage_error(pytester: pytest.Pytester) -> None:

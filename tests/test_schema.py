@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
+from conftest import IssuedToken
 from hypothesis import HealthCheck, settings
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import CHECKS, load_all_checks, not_a_server_error
 from schemathesis.specs.openapi.checks import missing_required_header
 
 from mockauth import MODES, MockAuth, default_spec_path
@@ -14,6 +15,7 @@ auth = MockAuth.from_fixtures(journal_size=100_000)
 schema = schemathesis.openapi.from_path(default_spec_path())
 schema.app = auth.app
 api = schema.exclude(tag="mockauth-control")
+api.auth()(IssuedToken.of(auth))
 
 
 @api.parametrize()
@@ -30,7 +32,9 @@ def state_machine_test() -> type:
     # generation, which would make this run depend on which tests ran before it.
     fresh = schemathesis.openapi.from_path(default_spec_path())
     fresh.app = auth.app
-    test_case: type = fresh.exclude(tag="mockauth-control").as_state_machine().TestCase
+    chained = fresh.exclude(tag="mockauth-control")
+    chained.auth()(IssuedToken.of(auth))
+    test_case: type = chained.as_state_machine().TestCase
     test_case.settings = STATEFUL
     return test_case
 
@@ -61,3 +65,31 @@ def test_api_conforms_with_each_mode_armed(name: str, case: schemathesis.Case) -
         case.call_and_validate(excluded_checks=excluded)
     finally:
         auth.reset()
+
+
+# -- the whole spec, control API included, every check ---------------------------------
+#
+# Each case on a mock reset after it: a control call arms modes, moves the clock and
+# removes users. The stateful phase stays with the auth API (above): chained across the
+# control API it would arm `disconnect` or `server_error` and then find, as it should,
+# that the server fails on demand.
+
+whole_auth = MockAuth.from_fixtures()
+whole = schemathesis.openapi.from_path(default_spec_path())
+whole.app = whole_auth.app
+
+
+whole.auth()(IssuedToken.of(whole_auth))
+load_all_checks()
+EVERY_CHECK = CHECKS.get_all()
+
+
+@whole.parametrize()
+@settings(max_examples=20, suppress_health_check=list(HealthCheck), deadline=None, derandomize=True, database=None)
+def test_the_whole_spec_passes_every_check(case: schemathesis.Case) -> None:
+    try:
+        case.call_and_validate(checks=EVERY_CHECK)
+    finally:
+        whole_auth.reset()
+    errors, _ = whole_auth.app.take_errors()
+    assert not errors, f"a request raised inside the app: {errors[0]!r}"

@@ -616,6 +616,101 @@ def test_cli_admin_token_flag_is_used_and_not_printed() -> None:
     assert chosen not in out + err
 
 
+# -- DNS rebinding: the Host check of a live server --------------------------------------
+
+
+def _get(url: str, path: str, host: str | None) -> requests.Response:
+    return requests.get(url + path, headers={"Host": host} if host else {}, timeout=10)
+
+
+def test_a_live_server_answers_only_its_own_host_names() -> None:
+    # A page on evil.example that resolves to 127.0.0.1 (DNS rebinding) sends its own
+    # name: refused, on the control API and the auth API alike, and logged once.
+    auth = MockAuth.from_fixtures()
+    auth.log_stream = io.StringIO()
+    with auth.serve() as server:
+        port = server.port
+        for host in (None, f"127.0.0.1:{port}", f"localhost:{port}", "localhost", f"app.localhost:{port}",
+                     f"[::1]:{port}", "10.1.2.3:8765", "LOCALHOST."):
+            assert _get(server.url, "/_mockauth/users?passwords=true", host).status_code == 200, host
+        for path in ("/_mockauth/users?passwords=true", "/_mockauth/state", "/health", "/.well-known/jwks.json"):
+            refused = _get(server.url, path, f"evil.example:{port}")
+            assert refused.status_code == 403
+            assert refused.json()["error"] == "host_not_allowed"
+            assert "--allowed-hosts evil.example" in refused.json()["error_description"]
+            assert "secretpassword" not in refused.text
+        armed = requests.post(
+            server.url + "/_mockauth/modes", json={"name": "unavailable"}, headers={"Host": "evil.example"}, timeout=10
+        )
+        assert armed.status_code == 403 and auth.modes.armed()[-1].mode.name != "unavailable"
+        # The in-process doors of the same mock never see the check.
+        with auth.intercept("https://auth.example.test"):
+            assert requests.get("https://auth.example.test/_mockauth/state", timeout=10).status_code == 200
+    log = auth.log_stream.getvalue()
+    assert log.count("refused a request for the host") == 1
+    assert "--allowed-hosts evil.example" in log
+
+
+@pytest.mark.parametrize(
+    ("allowed", "host", "status"),
+    [
+        ("mock.example.test", "mock.example.test:80", 200),
+        ("mock.example.test", "other.example.test", 403),
+        ("*.example.test", "a.b.example.test", 200),
+        ("*.example.test", "example.test.evil.example", 403),
+        ("*", "anything.example", 200),
+    ],
+)
+def test_allowed_hosts_adds_names_and_a_star_turns_the_check_off(allowed: str, host: str, status: int) -> None:
+    auth = MockAuth.from_fixtures(allowed_hosts=allowed)
+    auth.log_stream = io.StringIO()
+    with auth.serve() as server:
+        assert _get(server.url, "/_mockauth/state", host).status_code == status
+
+
+def test_a_server_bound_to_a_name_answers_that_name() -> None:
+    auth = MockAuth.from_fixtures()
+    with auth.serve(host="localhost") as server:
+        assert _get(server.url, "/health", "localhost").status_code == 200
+        assert _get(server.url, "/health", "attacker.example").status_code == 403
+
+
+def test_an_invalid_host_header_is_400() -> None:
+    auth = MockAuth.from_fixtures()
+    for host in (".", "a..b", "x:99999", "[::1", "a b"):
+        answer = auth.test_client().get("/health", headers={"Host": host})
+        assert answer.status_code == 400, host
+        assert answer.get_json()["error"] == "invalid_request"
+
+
+def test_the_cli_takes_allowed_hosts() -> None:
+    process, url = _start_cli("--allowed-hosts", "mock.example.test")
+    try:
+        assert _get(url, "/_mockauth/state", "mock.example.test").status_code == 200
+        assert _get(url, "/_mockauth/state", "evil.example").status_code == 403
+    finally:
+        _, err = _stop_cli(process)
+    assert err.count("refused a request for the host 'evil.example'") == 1
+
+
+def test_the_admin_token_of_a_server_never_outlives_it() -> None:
+    # The token guards the server that generated it, while it runs: the in-process doors
+    # of the same mock need none, during or after, and whether or not it started.
+    auth = MockAuth.from_fixtures(secret=STRONG)
+    auth.log_stream = io.StringIO()
+    with auth.serve(host="0.0.0.0") as server:
+        url = f"http://127.0.0.1:{server.port}"
+        assert requests.get(url + "/_mockauth/state", timeout=10).status_code == 401
+        assert auth.test_client().get("/_mockauth/state").status_code == 200
+    assert auth.test_client().get("/_mockauth/state").status_code == 200
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        with pytest.raises(Exception, match="cannot listen"):
+            auth.serve(host="127.0.0.1", port=taken.getsockname()[1]).start()
+    assert auth.test_client().get("/_mockauth/state").status_code == 200
+
+
 def test_port_already_taken_is_a_clear_error() -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

@@ -1,13 +1,18 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from openapi_spec_validator import validate
 
-from mockauth import MockAuth, SpecError, default_spec_path
+from mockauth import MODES, MockAuth, ModeError, SpecError, default_spec_path
 from mockauth._app import ROUTES
+from mockauth._fixtures import user_arming
+from mockauth._modes import API_OPERATIONS
 from mockauth._spec import CONTROL_TAG, load_spec
 
 
@@ -58,3 +63,108 @@ def test_broken_specs(tmp_path: Path, text: str, words: str) -> None:
         load_spec(path)
     with pytest.raises(SpecError, match="cannot read"):
         load_spec(tmp_path / "missing.yaml")
+
+
+# -- the control API's schemas say exactly what the mode table accepts ------------------
+
+_OPTION_VALUE = r"(?:[0-9]{1,4}|[1-7][0-9]{4}|8[0-5][0-9]{3}|86[0-3][0-9]{2})(?:\.[0-9]{1,3})?|86400"
+
+
+def _mode_groups() -> dict[tuple[tuple[str, ...], tuple[str, ...]], list[str]]:
+    """Modes by (the operations they apply to, their options), in table order."""
+    groups: dict[tuple[tuple[str, ...], tuple[str, ...]], list[str]] = {}
+    for mode in MODES.values():
+        key = (tuple(op for op in API_OPERATIONS if op in mode.operations), tuple(mode.options))
+        groups.setdefault(key, []).append(mode.name)
+    return groups
+
+
+def user_mode_pattern() -> str:
+    """The pattern of a user's `mode:` as the mode table defines it."""
+    parts = []
+    for (operations, options), names in _mode_groups().items():
+        keys = [
+            f"operation=(?:{'|'.join(operations)})", "times=[1-9][0-9]{0,8}",
+            r"probability=(?:0(?:\.[0-9]{1,6})?|1)", "seed=-?[0-9]{1,18}",
+            *(f"{option}=(?:{_OPTION_VALUE})" for option in options),
+        ]
+        parts.append(f"(?:{'|'.join(names)})(?::(?:{'|'.join(keys)}))*")
+    return "^(?:" + "|".join(parts) + ")$"
+
+
+def test_the_user_mode_pattern_is_the_mode_table() -> None:
+    schemas = load_spec(default_spec_path()).document["components"]["schemas"]
+    assert schemas["UserMode"]["pattern"] == user_mode_pattern(), "openapi.yaml: UserMode.pattern is out of date"
+
+
+def test_each_arming_branch_is_the_mode_table() -> None:
+    request = load_spec(default_spec_path()).document["components"]["schemas"]["ArmRequest"]
+    branches = {
+        (tuple(b["properties"]["operation"]["enum"][:-1]), tuple(b["properties"]["options"].get("properties", {}))):
+        b["properties"]["name"]["enum"]
+        for b in request["oneOf"]
+    }
+    assert branches == _mode_groups()
+    assert all(b["additionalProperties"] is False for b in request["oneOf"])
+
+
+@settings(max_examples=200, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(st.from_regex(user_mode_pattern(), fullmatch=True))
+def test_every_user_mode_the_pattern_allows_is_accepted(mode: str) -> None:
+    user_arming(mode, "ann")  # raises ModeError for anything the server would refuse
+
+
+@pytest.mark.parametrize("mode", ["slow:times=0", "slow:delay=86401", "nope", "invalid_token:operation=login", "slow:user=x", "slow:dealy=1"])
+def test_what_the_pattern_refuses_the_server_refuses(mode: str) -> None:
+    assert re.fullmatch(user_mode_pattern(), mode) is None
+    with pytest.raises(ModeError):
+        user_arming(mode, "ann")
+
+
+# -- rewriting those schemas after the mode table changed ---------------------------------
+
+
+def _arm_branches() -> str:
+    """ArmRequest's `properties` and `oneOf`, as openapi.yaml writes them."""
+    names = [name for group in _mode_groups().values() for name in group]
+    lines = ["      properties:", "        name:", "          type: string", f"          enum: [{', '.join(names)}]", "      oneOf:"]
+    for (operations, options), group in _mode_groups().items():
+        if options:
+            option_schema = ", ".join(f"{o}: {{type: number, minimum: 0, maximum: 86400}}" for o in options)
+            options_line = f"{{type: object, additionalProperties: false, properties: {{{option_schema}}}}}"
+        else:
+            options_line = "{type: object, additionalProperties: false, maxProperties: 0}"
+        lines += [
+            "        - type: object",
+            "          additionalProperties: false",
+            "          required: [name]",
+            "          properties:",
+            f"            name: {{type: string, enum: [{', '.join(group)}]}}",
+            f"            operation: {{type: string, nullable: true, enum: [{', '.join(operations)}, null]}}",
+            "            user: {$ref: '#/components/schemas/ArmUser'}",
+            "            times: {$ref: '#/components/schemas/ArmTimes'}",
+            "            probability: {$ref: '#/components/schemas/ArmProbability'}",
+            "            seed: {$ref: '#/components/schemas/ArmSeed'}",
+            f"            options: {options_line}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def write_mode_schemas(path: Path) -> None:
+    """Rewrite UserMode.pattern and ArmRequest's branches of `path` from the mode table."""
+    text = path.read_text(encoding="utf-8")
+    text = re.sub(
+        r"(    UserMode:\n(?:      .*\n)*?      pattern: ).*\n",
+        lambda m: m.group(1) + "'" + user_mode_pattern().replace("'", "''") + "'\n", text,
+    )
+    text = re.sub(
+        r"(    ArmRequest:\n(?:      (?!properties:).*\n)*?)      properties:\n(?:        .*\n|          .*\n)*?      oneOf:\n(?:        .*\n)*",
+        lambda m: m.group(1) + _arm_branches(), text,
+    )
+    path.write_text(text, encoding="utf-8")
+    yaml.safe_load(text)
+
+
+if __name__ == "__main__":
+    # After a change to the mode table: python tests/test_spec.py (rewrites openapi.yaml).
+    write_mode_schemas(Path(__file__).resolve().parent.parent / "openapi.yaml")

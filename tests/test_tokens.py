@@ -9,39 +9,6 @@ from mockauth import ConfigError, MockAuth
 from mockauth._state.tokens import TokenError
 
 
-def test_revoked_refresh_family_and_pruning_keep_memory_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    import mockauth._state.stores.tokens as store_module
-
-    monkeypatch.setattr(store_module, "PRUNE_EVERY", 10)
-    monkeypatch.setattr(store_module, "MAX_REFRESH_TOKENS", 5)
-    auth = MockAuth.from_fixtures()
-    assert isinstance(auth.stores.tokens, store_module.MemoryTokenStore)
-    user = auth.user("user@example.com")
-    answers = [auth.tokens.token_response(user) for _ in range(30)]
-    assert len(auth.stores.tokens._refresh) <= 10
-    # The newest refresh token still works; the oldest was dropped past the cap.
-    assert auth.tokens.rotate(answers[-1]["refresh_token"])[0] == "user@example.com"
-    with pytest.raises(TokenError):
-        auth.tokens.rotate(answers[0]["refresh_token"])
-
-
-def test_expired_tokens_are_forgotten_when_pruned(monkeypatch: pytest.MonkeyPatch) -> None:
-    import mockauth._state.stores.tokens as store_module
-
-    monkeypatch.setattr(store_module, "PRUNE_EVERY", 5)
-    auth = MockAuth.from_fixtures(refresh_token_lifetime=10, access_token_lifetime=10)
-    assert isinstance(auth.stores.tokens, store_module.MemoryTokenStore)
-    user = auth.user("user@example.com")
-    first = auth.tokens.token_response(user)
-    auth.tokens.revoke(auth.tokens.verify(first["access_token"]))
-    for _ in range(3):
-        auth.tokens.token_response(user)
-    auth.clock.advance(11)
-    auth.tokens.token_response(user)
-    assert len(auth.stores.tokens._refresh) == 1
-    assert not auth.stores.tokens._revoked_jtis and not auth.stores.tokens._revoked_families
-
-
 def test_key_file_errors(tmp_path: Path) -> None:
     path = tmp_path / "key.pem"
     path.write_text("not a key")

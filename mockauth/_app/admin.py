@@ -1,9 +1,19 @@
-"""The admin gate of the control API and dashboard, when an admin token is set (a
-server reachable from other machines, or the ``admin_token`` setting)."""
+"""The gates of a server reachable over a socket: the admin token of the control API and
+dashboard (a server reachable from other machines, or the ``admin_token`` setting), and
+the Host check that keeps DNS rebinding out.
+
+A door that listens on a socket puts a ``Guard`` in each request's environ under
+``GUARD_KEY``; the in-process doors put none, since nothing reaches them through a
+browser or a network. So the same app serves a live server and ``responses`` at once,
+each with the rules that fit it.
+"""
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
+import re
+from dataclasses import dataclass
 
 from werkzeug.wrappers import Request, Response
 
@@ -13,6 +23,86 @@ ADMIN_HEADER = "X-Mockauth-Admin-Token"
 ADMIN_COOKIE = "mockauth_admin_token"
 ADMIN_QUERY = "admin_token"
 CONTROL_PREFIX = "/_mockauth"
+GUARD_KEY = "mockauth.guard"
+
+
+@dataclass(frozen=True)
+class Guard:
+    """What a live server asks of every request it answers: the admin token of the
+    control API and dashboard (generated when serving off loopback), and a Host header
+    that names this server.
+
+    The Host must be a loopback name (``localhost``, ``*.localhost``), an IP address,
+    the address the server is bound to, or one of the ``allowed_hosts`` setting
+    (``*.example.test`` for subdomains; ``*`` turns the check off). A page on an
+    attacker's domain that resolves to 127.0.0.1 (DNS rebinding) sends its own name,
+    so it is refused; an IP address cannot be rebound, so it is never refused.
+    """
+
+    admin_token: str | None = None
+    bound: str = "127.0.0.1"
+
+    def allows_host(self, host: str | None, allowed_hosts: tuple[str, ...]) -> bool:
+        if not host or "*" in allowed_hosts:
+            return True  # no Host at all is HTTP/1.0 from a program: no browser sends that
+        name = host_name(host)
+        if name is None:
+            return False
+        if name == "localhost" or name.endswith(".localhost") or _is_address(name):
+            return True
+        if name == host_name(self.bound):
+            return True
+        return any(
+            name.endswith(pattern[1:]) if pattern.startswith("*.") else name == pattern
+            for pattern in allowed_hosts
+        )
+
+
+# A Host header value (RFC 9110 7.2): a DNS name (underscores too: Docker service
+# names have them), an IPv4 address or a bracketed IPv6 one, and an optional port.
+_LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
+_VALID_HOST = re.compile(
+    rf"(?:{_LABEL}(?:\.{_LABEL})*\.?|\[[0-9a-f:.]+\])(?::(?:[1-9][0-9]{{0,4}}))?", re.IGNORECASE
+)
+
+
+def valid_host(host: str) -> bool:
+    """Whether a Host header value is one (an invalid one gets 400, RFC 9112 3.2)."""
+    match = _VALID_HOST.fullmatch(host)
+    port = host.rpartition(":")[2] if match and ":" in host.rpartition("]")[2] else None
+    return match is not None and (port is None or int(port) <= 65535)
+
+
+def host_name(host: str) -> str | None:
+    """The name in a Host header value, lowercased, without port or trailing dot; None
+    when it is not one."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        end = host.find("]")
+        if end < 0 or (host[end + 1:] and not host[end + 1:].startswith(":")):
+            return None
+        return host[: end + 1]
+    name, _, _ = host.partition(":") if host.count(":") == 1 else (host, "", "")
+    return name.rstrip(".") or None
+
+
+def _is_address(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def host_refusal(host: str) -> ApiError:
+    shown = host_name(host) or host
+    return ApiError(
+        403, "host_not_allowed",
+        f"This mockauth server does not answer for the host {shown!r} (a page on another "
+        f"domain resolving to this machine, DNS rebinding, would look like this). To allow "
+        f"it, start mockauth with --allowed-hosts {shown} (setting allowed_hosts; '*' turns "
+        "the check off).",
+    )
 
 
 def admin_gate(request: Request, token: str) -> Response | None:

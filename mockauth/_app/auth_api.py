@@ -9,9 +9,11 @@ from typing import Any
 
 from werkzeug.wrappers import Response
 
+from .._state.stores.tokens import MAX_REVOCATIONS, RevocationsFull
 from .._state.tokens import TokenError, unverified_subject
-from .http import ApiError, bearer_token, json_response, required_strings, www_authenticate
-from .steps import bearer_claims, check_account, read_body, signed_in, token_answer
+from .._values import is_text
+from .http import ApiError, base_url, bearer_token, json_response, required_strings, www_authenticate
+from .steps import bearer_claims, check_account, read_body, signed_in, taken_effect, token_answer
 from .wsgi import App, Call, Handler, Subject
 
 # Compared against when the username is unknown, so both answers take the same time.
@@ -23,7 +25,7 @@ _NO_SUCH_PASSWORD = b"mockauth: no such user, compared only to spend the same ti
 
 def _login_subject(app: App, call: Call) -> str | None:
     username = read_body(app, call).get("username")
-    if not isinstance(username, str):
+    if not is_text(username):
         return None
     user = app.state.users.find(username)
     return user.username if user else username
@@ -31,7 +33,7 @@ def _login_subject(app: App, call: Call) -> str | None:
 
 def _refresh_subject(app: App, call: Call) -> str | None:
     token = read_body(app, call).get("refresh_token")
-    return app.state.tokens.refresh_owner(token) if isinstance(token, str) else None
+    return app.state.tokens.refresh_owner(token) if is_text(token) else None
 
 
 def _bearer_subject(app: App, call: Call) -> str | None:
@@ -62,13 +64,18 @@ def login(app: App, call: Call) -> Response:
     if user is None or not matches:
         raise ApiError(401, "invalid_credentials", "The username or password is incorrect.")
     check_account(user)
-    failure = call.selection.failure
-    challenge = failure.mode.name if failure is not None and failure.mode.effect == "challenge" else None
-    return signed_in(app, call, app.state.challenges.start(user, challenge))
+    challenge = call.selection.failure if taken_effect(app, call, "challenge") else None
+    return signed_in(app, call, app.state.challenges.start(user, challenge.mode.name if challenge else None))
 
 
 def refresh(app: App, call: Call) -> Response:
     (token,) = required_strings(call.params, "refresh_token")
+    # The account first: a locked account's refresh token stays unused, so the retry
+    # after unlocking is a refresh, not a reuse that would revoke the family.
+    owner = app.state.tokens.refresh_owner(token)
+    user = app.state.users.all().get(owner) if owner is not None else None
+    if user is not None:
+        check_account(user)
     try:
         username, family = app.state.tokens.rotate(token)
     except TokenError as error:
@@ -76,7 +83,6 @@ def refresh(app: App, call: Call) -> Response:
     user = app.state.users.all().get(username)
     if user is None:
         raise ApiError(401, "invalid_token", "The user of this refresh token no longer exists.")
-    check_account(user)
     return token_answer(app.state.tokens.token_response(user, family=family))
 
 
@@ -95,7 +101,15 @@ def me(app: App, call: Call) -> Response:
 
 def logout(app: App, call: Call) -> Response:
     claims = bearer_claims(app, call)
-    app.state.tokens.revoke(claims)
+    try:
+        app.state.tokens.revoke(claims)
+    except RevocationsFull:
+        raise ApiError(
+            503, "temporarily_unavailable",
+            f"The mock holds {MAX_REVOCATIONS} revoked tokens that have not expired yet on its "
+            "clock; it revokes more once some expire (or after POST /_mockauth/reset).",
+            [("Retry-After", "60")],
+        ) from None
     return Response(status=204)
 
 
@@ -104,7 +118,7 @@ def jwks(app: App, call: Call) -> Response:
 
 
 def openid_configuration(app: App, call: Call) -> Response:
-    base = call.request.host_url
+    base = base_url(call.request)
     return json_response({
         "issuer": app.settings.issuer,
         "jwks_uri": base + ".well-known/jwks.json",

@@ -13,9 +13,9 @@ from .. import _modes
 from .._errors import ConfigError, MockAuthError, ModeError, UnknownUserError
 from .._fixtures import User, user_from_mapping
 from .._state.tokens import TokenError, decode_unverified
-from .._values import is_number, is_whole
-from .http import ApiError, bad_request, json_response, required_strings
-from .steps import read_body
+from .._values import is_number
+from .http import NO_STORE, ApiError, bad_request, json_response, query_integer, required_strings
+from .steps import read_body, token_answer
 from .wsgi import App, Call, Handler
 
 _DASHBOARD = Path(__file__).resolve().parent.parent / "dashboard" / "index.html"
@@ -48,7 +48,7 @@ def control_list_modes(app: App, call: Call) -> Response:
 
 
 def control_arm_mode(app: App, call: Call) -> Response:
-    body = read_body(app, call, form=False)
+    body = read_body(app, call, form=False, required=True)
     unknown = set(body) - {"name", "operation", "user", "times", "probability", "seed", "options"}
     if unknown:
         raise bad_request(f"Unknown field {sorted(unknown)[0]!r}.")
@@ -86,35 +86,50 @@ def control_clock(app: App, call: Call) -> Response:
     return json_response(app.state.clock.as_dict())
 
 
+# Each clock action and the fields it takes (openapi.yaml says the same, one branch each).
+CLOCK_ACTIONS: dict[str, dict[str, bool]] = {  # field -> required
+    "advance": {"seconds": True},
+    "set": {"at": True},
+    "freeze": {"at": False},
+    "unfreeze": {},
+    "reset": {},
+}
+MAX_CLOCK_NUMBER = 1e11  # seconds: about 3,000 years either way
+
+
 def control_set_clock(app: App, call: Call) -> Response:
-    body = read_body(app, call, form=False)
+    body = read_body(app, call, form=False, required=True)
     action = body.get("action")
-    clock = app.state.clock
-    for name in ("seconds", "at"):  # present but of the wrong type: refused whatever the action
-        value = body.get(name)
-        if name in body and not is_number(value):
-            raise bad_request(f"The field {name!r} must be a number.")
-
-    def number(name: str) -> float:
-        value = body.get(name)
+    if not isinstance(action, str) or action not in CLOCK_ACTIONS:
+        raise bad_request(f"The field 'action' must be one of {', '.join(CLOCK_ACTIONS)}.")
+    fields = CLOCK_ACTIONS[action]
+    numbers: dict[str, float] = {}
+    for name in body:
+        if name != "action" and name not in fields:
+            takes = " or ".join(repr(f) for f in fields) or "no other field"
+            raise bad_request(f"The action {action!r} takes {takes}, not {name!r}.")
+    for name, required in fields.items():
+        if name not in body:
+            if required:
+                raise bad_request(f"The action {action!r} needs a number {name!r}.")
+            continue
+        value = body[name]
         if not is_number(value):
-            raise bad_request(f"The action {action!r} needs a number {name!r}.")
-        if abs(value) > 1e11:
-            raise bad_request(f"The field {name!r} is out of range.")
-        return float(value)
-
+            raise bad_request(f"The field {name!r} must be a number.")
+        if abs(value) > MAX_CLOCK_NUMBER:
+            raise bad_request(f"The field {name!r} is out of range (at most {MAX_CLOCK_NUMBER:.0e} either way).")
+        numbers[name] = float(value)
+    clock = app.state.clock
     if action == "advance":
-        clock.advance(number("seconds"))
+        clock.advance(numbers["seconds"])
     elif action == "set":
-        clock.set(number("at"))
+        clock.set(numbers["at"])
     elif action == "freeze":
-        clock.freeze(number("at") if body.get("at") is not None else None)
+        clock.freeze(numbers.get("at"))
     elif action == "unfreeze":
         clock.unfreeze()
-    elif action == "reset":
-        clock.reset()
     else:
-        raise bad_request("The field 'action' must be one of advance, freeze, unfreeze, set, reset.")
+        clock.reset()
     return json_response(clock.as_dict())
 
 
@@ -127,7 +142,7 @@ def control_list_users(app: App, call: Call) -> Response:
     return json_response([
         _with_secrets(app, user) if passwords == "true" else user.public()
         for user in app.state.users.all().values()
-    ])
+    ], 200, NO_STORE if passwords == "true" else ())
 
 
 def _with_secrets(app: App, user: User) -> dict[str, Any]:
@@ -138,19 +153,18 @@ def _with_secrets(app: App, user: User) -> dict[str, Any]:
 
 
 def control_add_user(app: App, call: Call) -> Response:
-    body = read_body(app, call, form=False)
+    body = read_body(app, call, form=False, required=True)
     if "claims" in body and not isinstance(body["claims"], dict):
         raise bad_request("The field 'claims' must be an object.")
     try:
-        user = user_from_mapping(body)
+        user = app.state.users.add(user_from_mapping(body))
     except ConfigError as error:
         raise bad_request(f"User: {error}") from None
-    app.state.users.add(user)
     return json_response(user.public(), 201)
 
 
 def control_update_user(app: App, call: Call) -> Response:
-    body = read_body(app, call, form=False)
+    body = read_body(app, call, form=False, required=True)
     if "username" in body:
         raise bad_request("The username cannot be changed; remove the user and add another.")
     try:
@@ -172,11 +186,8 @@ def control_remove_user(app: App, call: Call) -> Response:
 
 def control_journal(app: App, call: Call) -> Response:
     query = call.request.args
-    after = query.get("after")
-    if after is not None and not after.lstrip("-").isdigit():
-        raise bad_request("The query parameter 'after' must be a whole number.")
     entries = app.state.journal.entries(
-        query.get("operation"), user=query.get("user"), after=int(after) if after else None
+        query.get("operation"), user=query.get("user"), after=query_integer(call.request, "after")
     )
     return json_response({"total": app.state.journal.total, "entries": [e.as_dict() for e in entries]})
 
@@ -187,12 +198,9 @@ def control_clear_journal(app: App, call: Call) -> Response:
 
 
 def control_issue_token(app: App, call: Call) -> Response:
-    body = read_body(app, call, form=False)
+    body = read_body(app, call, form=False, required=True)
     (username,) = required_strings(body, "username")
     expires_in = body.get("expires_in")
-    valid_lifetime = is_whole(expires_in) and abs(expires_in) <= 10**9
-    if expires_in is not None and not valid_lifetime:
-        raise bad_request("The field 'expires_in' must be a whole number of seconds.")
     claims = body.get("claims", {})
     if not isinstance(claims, dict):
         raise bad_request("The field 'claims' must be an object.")
@@ -202,11 +210,11 @@ def control_issue_token(app: App, call: Call) -> Response:
         raise ApiError(404, "not_found", str(error)) from None
     except MockAuthError as error:
         raise bad_request(str(error)) from None
-    return json_response({"access_token": token, "token_type": "bearer"}, 201)
+    return token_answer({"access_token": token, "token_type": "bearer"}, 201)
 
 
 def control_decode_token(app: App, call: Call) -> Response:
-    body = read_body(app, call, form=False)
+    body = read_body(app, call, form=False, required=True)
     token = body.get("token")
     if not isinstance(token, str):  # any string, even empty: the verdict says what is wrong
         raise bad_request("The field 'token' must be a string.")
@@ -218,7 +226,7 @@ def control_decode_token(app: App, call: Call) -> Response:
         app.state.tokens.verify(token.strip())
     except TokenError as error:
         verdict.update(valid=False, error=error.code, error_description=error.description)
-    return json_response(verdict)
+    return json_response(verdict, 200, NO_STORE)
 
 
 ROUTES: dict[str, Handler] = {

@@ -4,15 +4,20 @@ strict form and JSON parsing."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
 from werkzeug.wrappers import Request, Response
 
+from .._values import DuplicateKey, is_text, parse_integer, parse_json
+
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
 MAX_FIELDS = 100
+# RFC 6749 5.1: an answer that carries a token (or a password) is never cached.
+NO_STORE = (("Cache-Control", "no-store"), ("Pragma", "no-cache"))
 
 
 class ApiError(Exception):
@@ -102,11 +107,14 @@ def _truncated(description: str) -> ApiError:
     return ApiError(400, "invalid_request", description, [("Connection", "close")])
 
 
-def parse_body(request: Request, limit: int, *, form: bool = True) -> dict[str, Any]:
-    """The body as a mapping: form-urlencoded (when `form`) or a JSON object."""
+def parse_body(request: Request, limit: int, *, form: bool = True, required: bool = False) -> dict[str, Any]:
+    """The body as a mapping: form-urlencoded (when `form`) or a JSON object; no body
+    at all is an empty mapping, or 400 when the body is `required`."""
     body = read_body(request, limit)
     mimetype = request.mimetype
     if not mimetype and not body:
+        if required:
+            raise bad_request(f"The request needs a {'JSON ' if not form else ''}body.")
         return {}
     if mimetype == JSON or mimetype.endswith("+json"):
         return _parse_json(body)
@@ -145,31 +153,16 @@ class Repeated(list[str]):
 
 def _parse_json(body: bytes) -> dict[str, Any]:
     try:
-        value = json.loads(body, object_pairs_hook=_no_duplicates)
+        value = parse_json(body)
     except UnicodeDecodeError:
         raise bad_request("The JSON body is not valid UTF-8.") from None
-    except RecursionError:
-        raise bad_request("The JSON body is nested too deeply.") from None
-    except _DuplicateKey as error:
-        raise bad_request(f"The field {error.args[0]!r} appears more than once.") from None
+    except DuplicateKey as error:
+        raise bad_request(f"In the JSON body, {error}.") from None
     except ValueError as error:
         raise bad_request(f"The body is not valid JSON: {error}.") from None
     if not isinstance(value, dict):
         raise bad_request("The JSON body must be an object.")
     return value
-
-
-class _DuplicateKey(ValueError):
-    pass
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise _DuplicateKey(key)
-        result[key] = value
-    return result
 
 
 def required_strings(params: Mapping[str, Any], *names: str) -> list[str]:
@@ -185,29 +178,58 @@ def required_strings(params: Mapping[str, Any], *names: str) -> list[str]:
             raise bad_request(f"The field {name!r} must be a string.")
         if not value:
             raise bad_request(f"The field {name!r} must not be empty.")
+        if not is_text(value):
+            raise bad_request(f"The field {name!r} is not valid Unicode text (it holds a lone surrogate).")
         values.append(value)
     return values
 
 
+# RFC 6750 2.1: credentials = "Bearer" 1*SP b64token
+_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+
+
 def bearer_token(request: Request) -> str | None:
-    """The token of an ``Authorization: Bearer`` header, '' if malformed, None if absent."""
+    """The token of an ``Authorization: Bearer`` header; None when the request carries
+    none (no header, or another scheme such as Basic); '' when the Bearer header is
+    malformed (no token, or one that is not a b64token)."""
     header = request.headers.get("Authorization")
     if header is None:
         return None
     scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return None
     token = token.strip()
-    if scheme.lower() != "bearer" or not token or " " in token:
-        return ""
-    return token
+    return token if _B64TOKEN.fullmatch(token) else ""
 
 
 def www_authenticate(error: str | None = None, description: str | None = None) -> tuple[str, str]:
-    """RFC 6750 section 3: no error attribute when the request carried no token."""
+    """RFC 6750 section 3: no error attribute when the request carried no token; the
+    error is invalid_request (400) or invalid_token (401: an expired token is an
+    invalid_token there; RFC 6750 has no other code for it)."""
     value = 'Bearer realm="mockauth"'
     if error:
-        # RFC 6750 has only invalid_request, invalid_token, insufficient_scope;
-        # an expired token is an invalid_token there.
-        value += ', error="invalid_token"'
+        code = "invalid_request" if error == "invalid_request" else "invalid_token"
+        value += f', error="{code}"'
         if description:
-            value += ', error_description="' + description.replace('"', "'") + '"'
+            value += ', error_description="' + description.replace('"', "'").replace("\\", "/") + '"'
     return ("WWW-Authenticate", value)
+
+
+def query_integer(request: Request, name: str) -> int | None:
+    """A whole-number query parameter (ASCII digits, 64 bits), None when absent, 400
+    otherwise."""
+    text = request.args.get(name)
+    if text is None:
+        return None
+    try:
+        return parse_integer(text)
+    except ValueError:
+        raise bad_request(f"The query parameter {name!r} must be a whole number.") from None
+
+
+def base_url(request: Request) -> str:
+    """The URL the client reached the app's root by, with a trailing slash: its Host
+    (checked on the way in) or the server's name, and the path it is mounted under."""
+    environ = request.environ
+    host = environ.get("HTTP_HOST") or f"{environ.get('SERVER_NAME', 'localhost')}:{environ.get('SERVER_PORT', '80')}"
+    return f"{environ.get('wsgi.url_scheme', 'http')}://{host}{request.script_root}/"

@@ -3,6 +3,7 @@ or the next challenge of a login."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -11,13 +12,14 @@ from werkzeug.wrappers import Response
 from .._fixtures import User
 from .._state.challenges import Challenge, ChallengeError
 from .._state.tokens import TokenError
-from .http import ApiError, bearer_token, json_response, parse_body, www_authenticate
+from .http import NO_STORE, ApiError, bearer_token, json_response, parse_body, www_authenticate
 from .wsgi import App, Call
 
 
-def read_body(app: App, call: Call, *, form: bool = True) -> dict[str, Any]:
-    """The request body as a mapping (kept on the call for the journal)."""
-    call.params = parse_body(call.request, app.settings.max_body_size, form=form)
+def read_body(app: App, call: Call, *, form: bool = True, required: bool = False) -> dict[str, Any]:
+    """The request body as a mapping (kept on the call for the journal); a `required`
+    body may not be left out."""
+    call.params = parse_body(call.request, app.settings.max_body_size, form=form, required=required)
     return call.params
 
 
@@ -25,10 +27,12 @@ def bearer_claims(app: App, call: Call) -> dict[str, Any]:
     """The claims of the request's valid bearer token, or the RFC 6750 401."""
     token = bearer_token(call.request)
     if token is None:
+        # RFC 6750 3.1: no token (or another scheme, such as Basic) gets the challenge
+        # alone, with no error code in it.
         raise ApiError(401, "invalid_token", "The request has no bearer token.", [www_authenticate()])
     if not token:
-        description = "The Authorization header must be 'Bearer <token>'."
-        raise ApiError(401, "invalid_token", description, [www_authenticate("invalid_token", description)])
+        description = "The Authorization header must be 'Bearer <token>', the token one b64token."
+        raise ApiError(400, "invalid_request", description, [www_authenticate("invalid_request", description)])
     try:
         return app.state.tokens.verify(token)
     except TokenError as error:
@@ -38,8 +42,8 @@ def bearer_claims(app: App, call: Call) -> dict[str, Any]:
         ) from None
 
 
-def token_answer(body: dict[str, Any]) -> Response:
-    return json_response(body, 200, [("Cache-Control", "no-store"), ("Pragma", "no-cache")])
+def token_answer(body: dict[str, Any], status: int = 200) -> Response:
+    return json_response(body, status, NO_STORE)
 
 
 def check_account(user: User) -> None:
@@ -98,6 +102,22 @@ def signed_in(app: App, call: Call, outcome: Challenge | User) -> Response:
             [("Cache-Control", "no-store"), ("Pragma", "no-cache")],
         )
     check_account(outcome)
-    failure = call.selection.failure
-    expired = failure is not None and failure.mode.effect == "expire"
+    expired = taken_effect(app, call, "expire")
     return token_answer(app.state.tokens.token_response(outcome, expired=expired))
+
+
+def taken_effect(app: App, call: Call, effect: str) -> bool:
+    """Whether the request's failing mode has `effect` and takes it now. An arming with
+    `times` that counts only when it takes effect (expired_token and the challenges on a
+    login step) is counted here, when a token or a challenge is about to be issued; when
+    another request took its last use, it does not apply."""
+    selection = call.selection
+    if selection.failure is None or selection.failure.mode.effect != effect:
+        return False
+    if selection.deferred is None:
+        return True
+    taken = app.state.modes.take(selection)
+    call.selection = dataclasses.replace(
+        selection, deferred=None, failure=selection.failure if taken else None
+    )
+    return taken

@@ -9,6 +9,7 @@ they serve (``auth_api``, ``control_api``) and reach the state through the app.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import socket
 import threading
 import time
@@ -26,17 +27,28 @@ from .._modes import API_OPERATIONS, LOGIN_OPERATIONS, Applied, Selection
 from .._spec import Spec
 from .._state import State
 from .._state.journal import REDACTED, SECRET_FIELDS, redact
+from .._values import printable
 from . import cors as _cors
-from .admin import admin_gate
+from .admin import GUARD_KEY, Guard, admin_gate, host_name, host_refusal, valid_host
 from .http import ApiError, bad_request, json_response, www_authenticate
 
 if TYPE_CHECKING:
-    from werkzeug.routing import Map
+    from werkzeug.routing import Map, MapAdapter
 
 BEARER_OPERATIONS = frozenset({"me", "logout"})
 # Control calls that change nothing a worker keeps (the signing key is shared by all).
 STATELESS_CONTROL = frozenset({"control_issue_token", "control_decode_token"})
 _MALFORMED_TAIL = b'{"status":"ok"'
+# Bugs kept for check(): the first few say what went wrong; more would only hold
+# tracebacks (and the request bodies in their frames) in memory.
+MAX_ERRORS = 10
+# Distinct refused origins and hosts named in the log; past that, one line says so.
+MAX_NAMED = 100
+# The answer when even answering a bug failed: fixed bytes, nothing left to go wrong.
+_LAST_RESORT = (
+    b'{"error":"server_error","error_description":"mockauth failed and could not say why. '
+    b'This is a bug in mockauth, not a mode; please report it."}'
+)
 
 Handler = Callable[["App", "Call"], Response]
 # Whose request this is, for per-user modes and the journal (before the handler runs).
@@ -91,43 +103,126 @@ class App:
             raise SpecError(
                 f"{spec.path}: operations with no handler in mockauth: {', '.join(sorted(missing))}"
             )
-        # Set by serve() on a non-loopback address, or by the admin_token setting.
+        # The admin_token setting guards the control API behind every door; a live
+        # server's own token (generated off loopback) comes with its requests (Guard).
         self.admin_token: str | None = state.settings.admin_token
         self.refused_operations: frozenset[str] = frozenset()
         self.refusal = ""
-        self.errors: list[BaseException] = []  # bugs raised while serving, for check()
-        self._refused_origins: set[str] = set()
+        # Bugs raised while serving, for check(); at most MAX_ERRORS, and none at all
+        # when nothing will ever call check() (`mockauth serve` sets keep_errors False).
+        self.errors: list[BaseException] = []
+        self.errors_dropped = 0
+        self.keep_errors = True
         self._errors_lock = threading.Lock()
+        # Through a lambda, so that a log function set on the app later is the one used.
+        self._origin_log = _LogOnce(lambda line: self.log(line), "refused browser origins")
+        self._host_log = _LogOnce(lambda line: self.log(line), "refused Host names")
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        try:
+            try:
+                response = self.answer(environ)
+            except Disconnected:
+                raise
+            except Exception as error:  # a bug outside any handler: still JSON
+                response = self.crashed(error, environ, None)
+                response.headers.pop("X-Mockauth-Error", None)
+            return response(environ, start_response)
+        except Disconnected:
+            raise
+        except Exception:
+            # Even answering failed: fixed bytes that cannot fail again.
+            start_response("500 INTERNAL SERVER ERROR", [
+                ("Content-Type", "application/json"), ("Content-Length", str(len(_LAST_RESORT))),
+            ])
+            return [_LAST_RESORT]
+
+    def answer(self, environ: dict[str, Any]) -> Response:
+        """The response to one request, journaled, with its CORS headers."""
         started = time.perf_counter()
         request = Request(environ)
+        guard: Guard | None = environ.get(GUARD_KEY)
         store = self.state.stores
         store.begin()  # a shared store reads the clock, users and modes once per request
         try:
-            if request.method == "OPTIONS":
+            call: Call | None = None
+            host = environ.get("HTTP_HOST")
+            if host is not None and not valid_host(host):
+                refusal = bad_request(f"The Host header {printable(host)[:100]!r} is not a host name or address.")
+                response = _tagged(refusal.response(), refusal.error)
+            elif guard is not None and not guard.allows_host(host, self.settings.allowed_hosts):
+                refusal = host_refusal(str(host))
+                name = host_name(str(host)) or str(host)
+                self._host_log(name, f"refused a request for the host {name!r}: {refusal.description}")
+                response = _tagged(refusal.response(), refusal.error)
+            elif request.method == "OPTIONS":
                 # Before routing: a browser's preflight names no operation, only a path.
                 response = self.options(request)
-                if not request.path.startswith("/_mockauth"):
-                    error = response.headers.get("X-Mockauth-Error")
-                    self._journal(request, None, response.status_code, error, started)
-                response.headers.pop("X-Mockauth-Error", None)
-                return response(environ, start_response)
-            call, response = self.dispatch(request, started)
-            if call is None or call.operation not in self.control_operations:
+            else:
+                call, response = self.dispatch(request, started, guard)
+            # The control API's own requests are not journaled (preflights by path).
+            preflight = request.method == "OPTIONS" and call is None
+            control = call.operation in self.control_operations if call is not None else (
+                preflight and request.path.startswith("/_mockauth")
+            )
+            if not control:
                 error = response.headers.get("X-Mockauth-Error")
                 self._journal(request, call, response.status_code, error, started)
         finally:
             store.end()
         response.headers.pop("X-Mockauth-Error", None)
-        self.cors(request, response)
-        return response(environ, start_response)
+        if request.method != "OPTIONS":
+            self.cors(request, response)
+        if self.settings.cors_origins:
+            # The answer differs by Origin (its CORS headers), refused origins too: a
+            # cache (the JWKS is cacheable) must keep one copy per origin.
+            response.vary.add("Origin")
+        return response
+
+    def crashed(self, error: Exception, environ: dict[str, Any], call: Call | None) -> Response:
+        """A bug: kept for check(), logged with the request's secrets scrubbed, answered
+        with a JSON 500 that names only the exception type. Never raises."""
+        try:
+            if self.keep_errors:
+                with self._errors_lock:
+                    if len(self.errors) < MAX_ERRORS:
+                        self.errors.append(error)
+                    else:
+                        self.errors_dropped += 1
+            where = call.operation if call is not None else environ.get("PATH_INFO", "?")
+            report = f"error: {where}: {type(error).__name__}: {error}\n{traceback.format_exc()}"
+            self.log(printable(_scrub(report, call, environ)))
+            method = printable(str(environ.get("REQUEST_METHOD", "?")))
+            path = printable(str(environ.get("PATH_INFO", "?")))[:200]
+            return _tagged(ApiError(
+                500, "server_error",
+                f"mockauth failed on {method} {path}: {type(error).__name__}. "
+                "This is a bug in mockauth, not a mode; please report it.",
+            ).response(), "server_error")
+        except Exception:
+            return Response(_LAST_RESORT, 500, content_type="application/json")
+
+    def take_errors(self) -> tuple[list[BaseException], int]:
+        """The bugs kept for check() and how many more were not kept; forgets them."""
+        with self._errors_lock:
+            errors, dropped = list(self.errors), self.errors_dropped
+            self.errors.clear()
+            self.errors_dropped = 0
+        return errors, dropped
 
     @property
     def url_map(self) -> Map:
         if self._url_map is None:
             self._url_map = self.spec.url_map()  # two threads may both build it: same map
         return self._url_map
+
+    def _adapter(self, request: Request) -> MapAdapter:
+        # Bound to the path alone: routing never looks at the Host (which a client
+        # chooses, and werkzeug's bind_to_environ fails on when it is odd).
+        return self.url_map.bind(
+            "mockauth.invalid", script_name=request.script_root or "/",
+            path_info=request.path, default_method=request.method,
+        )
 
     def refuse_state_changes(self, description: str) -> None:
         """Answer 409 ``per_worker_state`` to every control-API call that changes state.
@@ -155,7 +250,7 @@ class App:
     def options(self, request: Request) -> Response:
         """OPTIONS on any route: 204 with Allow, and a CORS preflight answer for an
         allowed origin; a preflight from any other origin is refused with 403."""
-        adapter = self.url_map.bind_to_environ(request.environ)
+        adapter = self._adapter(request)
         # The routes accept a missing trailing slash for GET and the like; OPTIONS too.
         found = adapter.allowed_methods() or adapter.allowed_methods(request.path.rstrip("/") + "/")
         methods = sorted({*found, "OPTIONS"})
@@ -174,9 +269,8 @@ class App:
                 return response
             return _tagged(ApiError(
                 403, "origin_not_allowed",
-                f"The origin {origin} may not call this server from a browser; start mockauth "
-                f"with --cors-origins {origin} (allowed now: "
-                f"{', '.join(self.settings.cors_origins) or 'none'}).",
+                f"The origin {origin} may not call this server from a browser; "
+                f"{self._allow_origin_hint(origin)}.",
                 [("Allow", ", ".join(methods))],
             ).response(), "origin_not_allowed")
         if request.headers.get("Access-Control-Request-Method") is None:
@@ -191,21 +285,26 @@ class App:
 
     def _refused(self, origin: str) -> None:
         # One line per origin: enough to explain a browser's CORS error, not a flood.
-        if origin not in self._refused_origins:
-            self._refused_origins.add(origin)
-            self.log(
-                f"refused the browser origin {origin} (not in cors_origins); "
-                f"allow it with --cors-origins {origin}"
-            )
+        hint = self._allow_origin_hint(origin)
+        self._origin_log(origin, f"refused the browser origin {origin} (not in cors_origins); {hint}")
 
-    def dispatch(self, request: Request, started: float) -> tuple[Call | None, Response]:
+    def _allow_origin_hint(self, origin: str) -> str:
+        # --cors-origins replaces the list, so the hint keeps what is allowed now.
+        now = self.settings.cors_origins
+        wanted = ",".join((origin.lower(), *now))
+        return (
+            f"to allow it as well as the origins allowed now ({', '.join(now) or 'none'}), start "
+            f"mockauth with --cors-origins '{wanted}' (setting cors_origins)"
+        )
+
+    def dispatch(self, request: Request, started: float, guard: Guard | None = None) -> tuple[Call | None, Response]:
         environ = request.environ
         static = self.static_routes.get((environ["REQUEST_METHOD"], environ.get("PATH_INFO")))
         if static is not None:
-            return self._dispatch_call(request, Call(request, static, {}), started)
+            return self._dispatch_call(request, Call(request, static, {}), started, guard)
         from werkzeug.routing import RequestRedirect
 
-        adapter = self.url_map.bind_to_environ(environ)
+        adapter = self._adapter(request)
         try:
             operation, args = adapter.match()
         except MethodNotAllowed as error:
@@ -219,14 +318,15 @@ class App:
             return None, _tagged(ApiError(
                 404, "not_found", f"There is no {request.path} on this server."
             ).response(), "not_found")
-        return self._dispatch_call(request, Call(request, str(operation), dict(args)), started)
+        return self._dispatch_call(request, Call(request, str(operation), dict(args)), started, guard)
 
     def _dispatch_call(
-        self, request: Request, call: Call, started: float
+        self, request: Request, call: Call, started: float, guard: Guard | None
     ) -> tuple[Call, Response]:
         # Here, not in dispatch(): static routes (most of the control API) skip the matcher.
-        if self.admin_token is not None and call.operation in self.control_operations:
-            refusal = admin_gate(request, self.admin_token)
+        admin_token = self.admin_token or (guard.admin_token if guard is not None else None)
+        if admin_token is not None and call.operation in self.control_operations:
+            refusal = admin_gate(request, admin_token)
             if refusal is not None:
                 return call, refusal
         try:
@@ -243,15 +343,7 @@ class App:
             self._journal(request, call, 0, "disconnect", started)
             raise
         except Exception as error:  # a bug: answer JSON, and keep it for check()
-            with self._errors_lock:
-                self.errors.append(error)
-            report = f"error: {call.operation}: {error!r}\n{traceback.format_exc()}"
-            self.log(_scrub(report, call))
-            response = _tagged(ApiError(
-                500, "server_error",
-                f"mockauth failed on {request.method} {request.path}: {type(error).__name__}. "
-                "This is a bug in mockauth, not a mode; please report it.",
-            ).response(), "server_error")
+            response = self.crashed(error, request.environ, call)
         return call, response
 
     def handle(self, call: Call) -> Response:
@@ -291,7 +383,13 @@ class App:
             )
         if mode.effect == "challenge" or (mode.effect == "expire" and call.operation in LOGIN_OPERATIONS):
             # The login step sees call.selection: it challenges, or issues expired tokens.
-            return handler(self, call)
+            # A count it did not use (a wrong password, or another request took the last
+            # one): not applied.
+            try:
+                return handler(self, call)
+            finally:
+                if call.selection.deferred is not None:
+                    call.selection = dataclasses.replace(call.selection, failure=None, deferred=None)
         if mode.effect in ("error", "expire"):
             assert mode.error is not None
             headers = applied.headers()
@@ -331,15 +429,39 @@ class App:
             )
 
 
-def _scrub(text: str, call: Call) -> str:
+def _scrub(text: str, call: Call | None, environ: Mapping[str, Any]) -> str:
     """`text` without the passwords and tokens the request carried (for the error log)."""
-    values = [v for k, v in call.params.items() if k in SECRET_FIELDS and isinstance(v, str)]
-    for header in ("Authorization", "X-Mockauth-Admin-Token"):
-        values.append(call.request.headers.get(header) or "")
+    values = []
+    if call is not None:
+        values += [v for k, v in call.params.items() if k in SECRET_FIELDS and isinstance(v, str)]
+    for key in ("HTTP_AUTHORIZATION", "HTTP_X_MOCKAUTH_ADMIN_TOKEN", "HTTP_COOKIE"):
+        values.append(str(environ.get(key) or ""))
     for value in sorted(filter(None, values), key=len, reverse=True):
-        for form in {value, quote(value), quote_plus(value)}:
+        for form in {value, quote(value, errors="backslashreplace"), quote_plus(value, errors="backslashreplace")}:
             text = text.replace(form, REDACTED)
     return text
+
+
+class _LogOnce:
+    """One log line per distinct value, for at most MAX_NAMED values: enough to explain
+    what was refused, and a bounded set and log whatever a client sends."""
+
+    def __init__(self, log: Callable[[str], None], what: str) -> None:
+        self._log = log
+        self._what = what
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()
+
+    def __call__(self, key: str, line: str) -> None:
+        with self._lock:
+            if key in self._seen or len(self._seen) > MAX_NAMED:
+                return
+            self._seen.add(key)
+            full = len(self._seen) > MAX_NAMED
+        if full:
+            self._log(f"{MAX_NAMED} {self._what} named in this log already; further ones are not")
+        else:
+            self._log(printable(line))
 
 
 def _tagged(response: Response, error: str) -> Response:

@@ -27,12 +27,17 @@ def build_parser() -> argparse.ArgumentParser:
     totp.add_parser(commands)
     contract.add_parser(commands)
     tls.add_parser(commands)
+    for subparser in commands.choices.values():
+        subparser.set_defaults(parser=subparser)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        # A subcommand's unknown flag: its own help has the flags it takes.
+        (getattr(args, "parser", None) or parser).error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.command is None:
         parser.print_help()
         return 2

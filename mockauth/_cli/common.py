@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from collections.abc import Iterable
 from typing import Any, NoReturn
 
 from .._errors import ConfigError, MockAuthError
@@ -25,9 +26,13 @@ class UsageError(Exception):
     """A wrong flag value found after parsing; one line, exit status 2."""
 
 
-def add_settings(parser: argparse.ArgumentParser) -> None:
+def add_settings(parser: argparse.ArgumentParser, names: Iterable[str] | None = None) -> None:
+    """A flag for each setting (or for those `names`, for a command that uses only them)."""
     group = parser.add_argument_group("settings (also the keys of a fixture file's settings: block)")
+    chosen = set(Settings.names() if names is None else names)
     for field in dataclasses.fields(Settings):
+        if field.name not in chosen:
+            continue
         # A yes/no setting alone means yes: `--tls` is `--tls true`.
         switch: dict[str, Any] = {"nargs": "?", "const": "true"} if isinstance(field.default, bool) else {}
         group.add_argument(
@@ -41,7 +46,14 @@ def add_settings(parser: argparse.ArgumentParser) -> None:
 
 
 def _shown(default: Any) -> Any:
-    return ",".join(default) if isinstance(default, tuple) else default
+    if isinstance(default, tuple):
+        return ",".join(default) or "none"
+    return default
+
+
+def plural(count: int, word: str) -> str:
+    """``1 user``, ``5 users``."""
+    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def settings_from(args: argparse.Namespace) -> dict[str, Any]:

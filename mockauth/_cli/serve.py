@@ -10,11 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 from .._errors import ConfigError, MockAuthError
 from .._mock import MockAuth
-from .._modes import arming_from_spec
+from .._modes import Arming, arming_from_spec
 from .._version import __version__
 from .common import DEFAULT_PORT, UsageError, add_settings, load
 
 if TYPE_CHECKING:
+    from .._doors.exposure import Exposure
     from .._doors.tls import ServerTLS
     from .watch import FixtureWatcher
 
@@ -98,7 +99,10 @@ def _check_shared_state(auth: MockAuth, args: argparse.Namespace) -> None:
 def run_serve(args: argparse.Namespace) -> int:
     _check_workers(args)
     auth = load(args)
-    _expose(auth, args.host)
+    # Nothing calls check() on a served mock: a bug is logged and answered 500, and
+    # keeping it as well would let any client grow the server (a traceback a request).
+    auth.app.keep_errors = False
+    exposure = _expose(auth, args.host)
     _check_shared_state(auth, args)
     # In a shared store, only the process that seeded it arms the --mode flags: a second
     # process started with the same command line only checks them, and must not arm
@@ -117,7 +121,7 @@ def run_serve(args: argparse.Namespace) -> int:
     # key's is one line and exit status 2.
     tls = server_tls(auth.settings, args.host, log=auth.log)
     if args.workers is not None:
-        return _serve_production(auth, args, tls)
+        return _serve_production(auth, args, exposure, tls)
     from .._doors.live import Server
 
     # Ctrl-C and SIGTERM only set an event, so neither can interrupt start-up or
@@ -127,7 +131,7 @@ def run_serve(args: argparse.Namespace) -> int:
         signal.signal(signum, lambda *_: stop.set())
     server = Server(
         auth.app, args.host, args.port, quiet=False, on_stop=None,
-        read_timeout=auth.settings.read_timeout, tls=tls,
+        read_timeout=auth.settings.read_timeout, guard=exposure.guard, tls=tls,
     )
     server.start()
     _print_banner(auth, server.url, tls)
@@ -142,7 +146,9 @@ def run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _serve_production(auth: MockAuth, args: argparse.Namespace, tls: ServerTLS | None) -> int:
+def _serve_production(
+    auth: MockAuth, args: argparse.Namespace, exposure: Exposure, tls: ServerTLS | None
+) -> int:
     from .._doors import production as _production
 
     threads = args.threads or _production.DEFAULT_THREADS
@@ -165,7 +171,7 @@ def _serve_production(auth: MockAuth, args: argparse.Namespace, tls: ServerTLS |
 
     _production.serve(
         auth.app, args.host, args.port, workers=args.workers, threads=threads, on_ready=ready,
-        tls=tls,
+        guard=exposure.guard, tls=tls,
     )
     auth.stores.close()
     print("mockauth: stopped", flush=True)
@@ -180,8 +186,8 @@ def _watch(auth: MockAuth) -> FixtureWatcher:
     return watcher
 
 
-def _expose(auth: MockAuth, host: str) -> None:
-    """Off loopback: refuse the default secret, arm the admin token, say it is a mock.
+def _expose(auth: MockAuth, host: str) -> Exposure:
+    """Off loopback: refuse the default secret, choose the admin token, say it is a mock.
 
     Before any server starts (whichever serves), on stderr, so stdout still opens with
     the banner's URL line."""
@@ -193,6 +199,7 @@ def _expose(auth: MockAuth, host: str) -> None:
         raise UsageError(f"--host {host}: {error} (--secret)") from None
     for line in exposure.warnings():
         print(f"mockauth: {line}", file=sys.stderr, flush=True)
+    return exposure
 
 
 def _print_banner(auth: MockAuth, url: str, tls: ServerTLS | None = None) -> None:
@@ -210,12 +217,23 @@ def _print_banner(auth: MockAuth, url: str, tls: ServerTLS | None = None) -> Non
         print(f"    {user.username}" + (f"  ({', '.join(notes)})" if notes else ""))
     for arming in auth.modes.armed():
         if arming.source == "cli":
-            print(f"  armed: {arming.mode.name} {arming.as_dict()}")
+            print(f"  armed: {_described(arming)}")
     if tls is not None:
         _print_tls(tls, url)
     # Passwords stay in the fixture file: nothing secret goes to the log.
     print(f"  try: curl -X POST {url}/auth/login -d username=USER -d password=PASSWORD")
     print(f"  dashboard: {url}/_mockauth/   (Ctrl-C to stop)", flush=True)
+
+
+def _described(arming: Arming) -> str:
+    """An arming as the --mode flag spells it: ``unavailable (operation=login, times=2)``."""
+    scope = {key: getattr(arming, key) for key in ("operation", "user", "times", "probability", "seed")}
+    parts = [f"{key}={_number(value)}" for key, value in {**scope, **arming.options}.items() if value is not None]
+    return arming.mode.name + (f" ({', '.join(parts)})" if parts else "")
+
+
+def _number(value: object) -> object:
+    return f"{value:g}" if isinstance(value, float) else value
 
 
 def _print_tls(tls: ServerTLS, url: str) -> None:

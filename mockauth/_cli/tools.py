@@ -6,8 +6,15 @@ import argparse
 import sys
 from typing import Any
 
-from .._fixtures import load_fixtures
-from .common import UsageError, add_settings, load
+from .._fixtures import fixture_problems, load_fixtures
+from .common import UsageError, add_settings, load, plural
+
+# The settings that change the token `mockauth token` prints (the state: a generated
+# RS256/ES256 key is the one a server sharing that Redis signs with). The others only
+# concern a server.
+TOKEN_SETTINGS = (
+    "issuer", "audience", "algorithm", "secret", "key_file", "access_token_lifetime", "state", "state_namespace",
+)
 
 
 def add_parsers(commands: Any) -> None:
@@ -16,10 +23,14 @@ def add_parsers(commands: Any) -> None:
     token.add_argument("--fixtures", metavar="PATH", help="fixture file or folder (default: the bundled fixtures)")
     token.add_argument("--spec", metavar="PATH", help=argparse.SUPPRESS)
     token.add_argument("--expires-in", type=int, metavar="SECONDS", help="lifetime; negative for an expired token")
-    add_settings(token)
+    add_settings(token, TOKEN_SETTINGS)
     token.set_defaults(run=run_token)
 
-    check = commands.add_parser("check", help="validate fixture files")
+    check = commands.add_parser(
+        "check", help="validate fixture files",
+        description="Every mistake gets one line on stderr naming the file, the entry and the "
+        "field; exit status 2 when there is any.",
+    )
     check.add_argument("path", nargs="+", help="fixture file or folder")
     check.set_defaults(run=run_check)
 
@@ -40,8 +51,15 @@ def run_token(args: argparse.Namespace) -> int:
 
 
 def run_check(args: argparse.Namespace) -> int:
+    failed = False
     for path in args.path:
-        fixtures = load_fixtures(path)
-        names = ", ".join(user.username for user in fixtures.users)
-        print(f"{path}: ok, {len(fixtures.users)} users ({names})")
-    return 0
+        problems = fixture_problems(path)
+        for problem in problems:
+            print(f"mockauth check: error: {problem}", file=sys.stderr)
+        if problems:
+            failed = True
+            continue
+        users = load_fixtures(path).users
+        names = ", ".join(user.username for user in users)
+        print(f"{path}: ok, {plural(len(users), 'user')} ({names})")
+    return 2 if failed else 0

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._errors import MockAuthError, ServerError
 from .._fixtures import load_fixtures
+from .common import plural
 
 if TYPE_CHECKING:
     from .._mock import MockAuth
@@ -124,7 +125,7 @@ class FixtureWatcher:
         auth.replace_fixtures(fixtures)
         self.reloads += 1
         names = ", ".join(user.username for user in fixtures.users) or "none"
-        auth.log(f"fixtures reloaded from {self.path}: {len(fixtures.users)} users ({names})")
+        auth.log(f"fixtures reloaded from {self.path}: {plural(len(fixtures.users), 'user')} ({names})")
         keys = set(fixtures.settings) | set(self._settings)
         changed = sorted(k for k in keys if fixtures.settings.get(k) != self._settings.get(k))
         if changed:

@@ -10,6 +10,25 @@ from .catalog import OWN_CHECK_NAMES, SCHEMA
 from .results import KNOWN, PASSED, PASSWORD_VARIABLE, SKIPPED, URL_VARIABLE, USERNAME_VARIABLE
 from .runner import Contract
 
+# The runner's reasons name the flags of `mockauth contract`; inside pytest the same
+# options are contract_test's keyword arguments.
+_FLAGS_AS_KEYWORDS = {
+    "--expired-token TOKEN": "expired_token=TOKEN",
+    "--expired-token": "expired_token=",
+    "--expiry-wait": "expiry_wait=",
+    "--exclude-check": "exclude_checks=",
+    "--no-schema": "schema=False",
+    "--username": "username=",
+    "--password": "password=",
+}
+
+
+def as_keywords(reason: str) -> str:
+    """A skip reason that names contract_test's keyword arguments, not CLI flags."""
+    for flag, keyword in _FLAGS_AS_KEYWORDS.items():
+        reason = reason.replace(flag, keyword)
+    return reason
+
 
 def contract_test(
     url: str | None = None,
@@ -47,6 +66,6 @@ def contract_test(
             pytest.fail(report.render(), pytrace=False)
         reasons = {r.reason for r in report.results if r.status in (SKIPPED, KNOWN)}
         if reasons and not any(r.status == PASSED for r in report.results):
-            pytest.skip(f"{check}: " + "; ".join(sorted(reasons)))
+            pytest.skip(f"{check}: " + "; ".join(sorted(as_keywords(reason) for reason in reasons)))
 
     return pytest.mark.parametrize("check", [*OWN_CHECK_NAMES, SCHEMA])(test_contract)

@@ -14,7 +14,7 @@ import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .._app.admin import ADMIN_HEADER, ADMIN_QUERY
+from .._app.admin import ADMIN_HEADER, ADMIN_QUERY, Guard
 from .._errors import ConfigError
 from .._settings import DEFAULT_SECRET
 
@@ -49,6 +49,12 @@ class Exposure:
     admin_token: str | None
     generated: bool
 
+    @property
+    def guard(self) -> Guard:
+        """What the server checks on each request it answers (and nothing else does:
+        the in-process doors of the same mock stay open)."""
+        return Guard(self.admin_token, self.host)
+
     def warnings(self) -> list[str]:
         """What to print at start (never the token itself unless it was generated)."""
         if self.loopback:
@@ -72,7 +78,8 @@ class Exposure:
 
 
 def expose(app: App, host: str) -> Exposure:
-    """Check the settings for serving `app` on `host` and arm its admin token if needed.
+    """Check the settings for serving `app` on `host`, and choose its admin token (the
+    setting's, or one generated off loopback); the server applies it through its guard.
 
     Raises ConfigError when a non-loopback server would sign with the public default secret.
     """
@@ -87,6 +94,4 @@ def expose(app: App, host: str) -> Exposure:
     token, generated = settings.admin_token, False
     if token is None and not loopback:
         token, generated = secrets.token_urlsafe(24), True
-    if token is not None:
-        app.admin_token = token
     return Exposure(host, loopback, token, generated)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import io
+import json
 import re
 import sys
 from collections.abc import Callable
@@ -36,17 +37,27 @@ def _body_bytes(body: Any) -> bytes:
     return b"".join(bytes(chunk) if not isinstance(chunk, str) else chunk.encode() for chunk in body)
 
 
-def wsgi_environ(method: str, url: str, headers: Any, body: bytes) -> dict[str, Any]:
+def mount_path(base_url: str | None) -> str:
+    """The path of a base URL, where the mock is mounted: '' for the root."""
+    return urlsplit(base_url or "").path.rstrip("/")
+
+
+def wsgi_environ(method: str, url: str, headers: Any, body: bytes, mount: str = "") -> dict[str, Any]:
     """The WSGI environ of one request, as Werkzeug's EnvironBuilder makes it, built
     directly: the in-process doors pay for this on every call, and the builder costs
-    more than the app's own routing."""
+    more than the app's own routing. A request under `mount` (a path) reaches the app
+    with that part of its path as SCRIPT_NAME, as a mounted WSGI app sees it."""
     parts = urlsplit(url)
     scheme = parts.scheme or "http"
-    path = unquote(parts.path or "/").encode().decode("latin1")
+    path = unquote(parts.path or "/")
+    script = ""
+    if mount and path.startswith(mount):
+        script, path = mount, path[len(mount):] or "/"
+    path = path.encode().decode("latin1")
     raw_uri = (parts.path or "/") + ("?" + parts.query if parts.query else "")
     environ: dict[str, Any] = {
         "REQUEST_METHOD": method.upper(),
-        "SCRIPT_NAME": "",
+        "SCRIPT_NAME": script.encode().decode("latin1"),
         "PATH_INFO": path,
         "QUERY_STRING": parts.query.encode().decode("latin1"),
         "REQUEST_URI": raw_uri.encode().decode("latin1"),
@@ -71,16 +82,23 @@ def wsgi_environ(method: str, url: str, headers: Any, body: bytes) -> dict[str, 
 
 
 def call_app(
-    app: WSGIApp, method: str, url: str, headers: Any, body: bytes
+    app: WSGIApp, method: str, url: str, headers: Any, body: bytes, mount: str = ""
 ) -> tuple[int, list[tuple[str, str]], bytes]:
-    """Run one request through the app in-process: (status, headers, body)."""
+    """Run one request through the app in-process: (status, headers, body). A URL
+    outside the `mount` path is no part of the app: 404."""
+    path = unquote(urlsplit(url).path or "/")
+    if mount and not (path == mount or path.startswith(mount + "/")):
+        body = json.dumps({
+            "error": "not_found", "error_description": f"There is no {path} here; the mock is at {mount}/.",
+        }).encode()
+        return 404, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))], body
     started: list[Any] = []
 
     def start_response(status: str, response_headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
         started[:] = [status, response_headers]
         return started.append  # the WSGI write() callable; the app never uses it
 
-    app_iter = app(wsgi_environ(method, url, headers, body), start_response)
+    app_iter = app(wsgi_environ(method, url, headers, body, mount), start_response)
     try:
         data = b"".join(app_iter)
     finally:
@@ -105,6 +123,7 @@ class Interceptor:
 
         self.app = app
         self.base_url = base_url.rstrip("/")
+        self.mount = mount_path(base_url)
         self.mock = responses.RequestsMock(assert_all_requests_are_fired=False)
         pattern = re.compile(re.escape(self.base_url) + r"(/.*)?(\?.*)?$")
         for method in self.METHODS:
@@ -116,7 +135,9 @@ class Interceptor:
         import requests
 
         try:
-            return call_app(self.app, request.method, request.url, request.headers, _body_bytes(request.body))
+            return call_app(
+                self.app, request.method, request.url, request.headers, _body_bytes(request.body), self.mount
+            )
         except Disconnected as error:
             raise requests.ConnectionError(str(error), request=request) from error
 
@@ -145,16 +166,18 @@ def _hung_up(request: httpx.Request) -> Exception:
     return httpx.RemoteProtocolError("Server disconnected without sending a response.", request=request)
 
 
-def httpx_transport(app: WSGIApp) -> httpx.BaseTransport:
-    """An httpx transport answering in-process; ``disconnect`` raises httpx.RemoteProtocolError
-    as a real server hanging up would."""
+def httpx_transport(app: WSGIApp, base_url: str | None = None) -> httpx.BaseTransport:
+    """An httpx transport answering in-process, mounted at `base_url`'s path;
+    ``disconnect`` raises httpx.RemoteProtocolError as a real server hanging up would."""
     import httpx
+
+    mount = mount_path(base_url)
 
     class Transport(httpx.BaseTransport):
         def handle_request(self, request: httpx.Request) -> httpx.Response:
             try:
                 status, headers, body = call_app(
-                    app, request.method, str(request.url), request.headers, request.read()
+                    app, request.method, str(request.url), request.headers, request.read(), mount
                 )
             except Disconnected as error:
                 raise _hung_up(request) from error
@@ -163,8 +186,9 @@ def httpx_transport(app: WSGIApp) -> httpx.BaseTransport:
     return Transport()
 
 
-def async_httpx_transport(app: WSGIApp) -> httpx.AsyncBaseTransport:
-    """An async httpx transport answering in-process, under asyncio or trio (anyio).
+def async_httpx_transport(app: WSGIApp, base_url: str | None = None) -> httpx.AsyncBaseTransport:
+    """An async httpx transport answering in-process, under asyncio or trio (anyio),
+    mounted at `base_url`'s path as httpx_transport is.
 
     Each request runs in a worker thread: the app is synchronous, and a ``slow`` mode
     sleeping in the event loop's own thread would stall every other task. So requests
@@ -176,10 +200,12 @@ def async_httpx_transport(app: WSGIApp) -> httpx.AsyncBaseTransport:
     import anyio.to_thread
     import httpx
 
+    mount = mount_path(base_url)
+
     class AsyncTransport(httpx.AsyncBaseTransport):
         async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
             body = await request.aread()
-            answer = functools.partial(call_app, app, request.method, str(request.url), request.headers, body)
+            answer = functools.partial(call_app, app, request.method, str(request.url), request.headers, body, mount)
             read_timeout = request.extensions.get("timeout", {}).get("read")
             try:
                 with anyio.move_on_after(read_timeout) as waited:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import socket
+import sys
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from werkzeug.serving import BaseWSGIServer, ThreadedWSGIServer, WSGIRequestHandler
 
+from .._app.admin import GUARD_KEY, Guard
 from .._errors import ServerError
 
 if TYPE_CHECKING:
@@ -40,10 +43,27 @@ _TRANSPORT_ERRORS = {
 }
 
 
+def logged_path(method: str, path: str, code: str) -> str | None:
+    """A request's path as the access log shows it (a token or password in the query
+    string redacted), or None for a request not worth a line: the dashboard's polling
+    (it reads the state and the journal every second or two and would bury the
+    requests that matter)."""
+    route = path.split("?")[0]
+    if method == "GET" and route.startswith("/_mockauth/") and route != "/_mockauth/" and code.startswith("2"):
+        return None
+    return _SECRET_QUERY.sub(r"\1[redacted]", path)
+
+
 class _Handler(WSGIRequestHandler):
     """Werkzeug's handler with JSON errors, a read timeout and no secrets in its log."""
 
     quiet = False
+    guard = Guard()
+
+    def make_environ(self) -> dict[str, Any]:
+        environ: dict[str, Any] = super().make_environ()
+        environ[GUARD_KEY] = self.guard  # the Host check and admin token of this server
+        return environ
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         # http.server's own answers (request line or headers too long, bad request line)
@@ -70,31 +90,44 @@ class _Handler(WSGIRequestHandler):
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         if self.quiet:
             return
-        # Not the dashboard's polling: it reads the state and the journal every second or
-        # two and would bury the requests that matter.
-        route = str(getattr(self, "path", "")).split("?")[0]
-        polling = self.command == "GET" and route.startswith("/_mockauth/") and route != "/_mockauth/"
-        if polling and str(code).startswith("2"):
-            return
-        # A token or password in a query string stays out of the log.
         path = getattr(self, "path", None)
-        if isinstance(path, str):
-            self.path = _SECRET_QUERY.sub(r"\1[redacted]", path)
-        try:
+        if not isinstance(path, str):  # a request line too broken to hold a path
             super().log_request(code, size)
-        finally:
-            if isinstance(path, str):
+            return
+        shown = logged_path(self.command, path, str(code))
+        if shown is None:
+            return
+        if sys.stderr.isatty():  # Werkzeug's colours, for a terminal only
+            self.path = shown
+            try:
+                super().log_request(code, size)
+            finally:
                 self.path = path
+            return
+        line = f"{self.command} {shown} {self.request_version}".translate(self._control_char_table)
+        self.log("info", '"%s" %s %s', line, code, size)
 
     def log_error(self, format: str, *args: Any) -> None:
         if not self.quiet:
             super().log_error(format, *args)
 
 
-def _handler(quiet: bool, timeout: float | None) -> type[_Handler]:
+def _handler(quiet: bool, timeout: float | None, guard: Guard) -> type[_Handler]:
     # StreamRequestHandler applies `timeout` to every socket read: a client that stops
     # sending mid-request (slowloris) frees its thread instead of holding it forever.
-    return type("MockAuthRequestHandler", (_Handler,), {"quiet": quiet, "timeout": timeout})
+    return type(
+        "MockAuthRequestHandler", (_Handler,), {"quiet": quiet, "timeout": timeout, "guard": guard}
+    )
+
+
+def listen(host: str, port: int, *, backlog: int) -> socket.socket:
+    """A listening socket on `host`:`port`; ServerError (one line, the OS's reason) if not."""
+    try:
+        family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        return socket.create_server(address[:2], family=family, backlog=backlog)
+    except OSError as error:
+        reason = os.strerror(error.errno) if error.errno else str(error)
+        raise ServerError(f"cannot listen on {host}:{port}: {reason}") from None
 
 
 class _ThreadedServer(ThreadedWSGIServer):
@@ -142,6 +175,7 @@ class Server:
         on_stop: Callable[[], None] | None = None,
         quiet: bool = True,
         read_timeout: float | None = READ_TIMEOUT,
+        guard: Guard | None = None,
         tls: ServerTLS | None = None,
     ) -> None:
         self.app = app
@@ -151,10 +185,17 @@ class Server:
         self.on_stop = on_stop
         self.quiet = quiet
         self.read_timeout = read_timeout
-        self.admin_token: str | None = None  # what the control API asks for, if anything
+        # Checked on every request this server answers (never on the in-process doors):
+        # the Host it is reached by, and the admin token of the control API.
+        self.guard = guard or Guard(bound=host)
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self._crash: BaseException | None = None
+
+    @property
+    def admin_token(self) -> str | None:
+        """What this server's control API asks for, if anything."""
+        return self.guard.admin_token
 
     @property
     def port(self) -> int:
@@ -176,17 +217,10 @@ class Server:
     def start(self) -> Server:
         # Bind here rather than in Werkzeug, which prints and exits the process when the
         # port is taken; a library must raise instead.
-        try:
-            family, _, _, _, address = socket.getaddrinfo(self.host, self.requested_port, type=socket.SOCK_STREAM)[0]
-            listener = socket.create_server(address[:2], family=family, backlog=128)
-        except OSError as error:
-            raise ServerError(
-                f"cannot listen on {self.host}:{self.requested_port}: {error.strerror or error}"
-            ) from None
-        with listener:
+        with listen(self.host, self.requested_port, backlog=128) as listener:
             self._server = server = _ThreadedServer(
                 self.host, listener.getsockname()[1], self.app,
-                handler=_handler(self.quiet, self.read_timeout),
+                handler=_handler(self.quiet, self.read_timeout, self.guard),
                 fd=listener.fileno(),
             )
         if self.tls is not None:

@@ -18,10 +18,14 @@ from __future__ import annotations
 
 import errno
 import os
+import sys
+import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from .._app.admin import GUARD_KEY, Guard
 from .._errors import Disconnected, ServerError
+from .live import listen, logged_path
 
 if TYPE_CHECKING:
     from .tls import ServerTLS
@@ -37,11 +41,14 @@ DEFAULT_THREADS = 4
 STATE_NOTE = "each worker keeps its own refresh tokens, revocations, armed modes, clock and journal"
 
 
-def _hang_up_on_disconnect(app: WSGIApp) -> WSGIApp:
-    """Gunicorn closes the connection silently on ECONNRESET and logs any other error
-    with a traceback; `disconnect` has already shut the socket down by then."""
+def _served(app: WSGIApp, guard: Guard) -> WSGIApp:
+    """The app as gunicorn calls it: each request carries the server's guard (Host
+    check, admin token), and `disconnect` hangs up. Gunicorn closes the connection
+    silently on ECONNRESET and logs any other error with a traceback; `disconnect` has
+    already shut the socket down by then."""
 
     def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        environ[GUARD_KEY] = guard
         try:
             result: Iterable[bytes] = app(environ, start_response)
         except Disconnected as error:
@@ -59,19 +66,43 @@ def serve(
     workers: int,
     threads: int = DEFAULT_THREADS,
     on_ready: Callable[[str], None] | None = None,
+    guard: Guard | None = None,
     tls: ServerTLS | None = None,
 ) -> None:
     """Serve `app` on gunicorn until SIGINT or SIGTERM; `on_ready` gets the URL once
     the socket listens. With `tls`, HTTPS only. Raises ServerError when gunicorn is not
-    installed."""
+    installed or the port cannot be bound."""
     try:
         from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
+        from gunicorn.glogging import Logger  # type: ignore[import-untyped]
     except ImportError:
         raise ServerError(
             "--workers needs gunicorn, which is not installed: pip install 'mockauth[server]'"
         ) from None
 
-    wsgi = _hang_up_on_disconnect(app)
+    wsgi = _served(app, guard or Guard(bound=host))
+    # Bound here: gunicorn, finding the port taken, would log an error a second for
+    # five seconds and then exit; this is one ServerError.
+    listener = listen(host, port, backlog=2048)
+
+    class AccessLog(Logger):  # type: ignore[misc]
+        """One line a request on stderr, as `mockauth serve` without --workers writes
+        them (no colours, secrets in query strings redacted, no dashboard polling)."""
+
+        def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> None:
+            status = str(resp.status).split(None, 1)[0]
+            shown = logged_path(environ["REQUEST_METHOD"], environ.get("RAW_URI") or "/", status)
+            if shown is None:
+                return
+            sent = getattr(resp, "sent", None)
+            when = time.strftime("%d/%b/%Y %H:%M:%S")
+            line = (
+                f'{environ.get("REMOTE_ADDR", "-")} - - [{when}] '
+                f'"{environ["REQUEST_METHOD"]} {shown} {environ.get("SERVER_PROTOCOL", "-")}" '
+                f'{status} {sent if sent is not None else "-"}\n'
+            )
+            sys.stderr.write(line.encode("utf-8", "backslashreplace").decode("utf-8"))
+            sys.stderr.flush()
 
     def when_ready(server: Any) -> None:
         bound_host, bound_port = server.LISTENERS[0].sock.getsockname()[:2]
@@ -79,15 +110,15 @@ def serve(
         if on_ready is not None:
             on_ready(f"{'https' if tls else 'http'}://{shown}:{bound_port}")
 
-    bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     options: dict[str, Any] = {
-        "bind": [bind],
+        # The socket bound above, handed over (gunicorn takes a copy and closes this one).
+        "bind": [f"fd://{listener.detach()}"],
+        "logger_class": AccessLog,
         "workers": workers,
         "worker_class": "gthread",
         "threads": threads,
         "graceful_timeout": GRACEFUL_TIMEOUT,
         "loglevel": "warning",
-        "accesslog": None,
         "proc_name": "mockauth",
         "when_ready": when_ready,
     }

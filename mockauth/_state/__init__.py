@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from .._errors import ConfigError
 from .._fixtures import User
 from .._settings import Settings
+from .._values import check_json, describe, is_whole
 from .board import ModeBoard
 from .challenges import Challenges
 from .clock import Clock
@@ -19,6 +21,9 @@ from .journal import Journal
 from .stores import Stores
 from .tokens import Tokens
 from .users import Users
+
+# A minted token's lifetime, either way: about 30 years.
+MAX_LIFETIME = 10**9
 
 
 class State:
@@ -37,7 +42,17 @@ class State:
         self.fixture_error: str | None = None
 
     def issue_token(self, username: str, *, expires_in: int | None = None, **claims: Any) -> str:
-        """A signed access token for a known user, as login would issue it."""
+        """A signed access token for a known user, as login would issue it; ConfigError
+        for a lifetime or claims a token cannot carry."""
+        if expires_in is not None and not (is_whole(expires_in) and abs(expires_in) <= MAX_LIFETIME):
+            raise ConfigError(
+                f"expires_in: must be a whole number of seconds from -{MAX_LIFETIME} to "
+                f"{MAX_LIFETIME}, got {describe(expires_in)}"
+            )
+        try:
+            check_json(claims)
+        except ValueError as error:
+            raise ConfigError(f"claims: {error}") from None
         token, _ = self.tokens.access_token(self.users.get(username), expires_in=expires_in, claims=claims)
         return token
 

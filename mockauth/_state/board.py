@@ -7,8 +7,21 @@ from collections.abc import Iterable
 from typing import Any
 
 from .._errors import ModeError
-from .._modes import NOTHING, Applied, Arming, Selection, arming_from_spec, lookup, new_arming
+from .._modes import (
+    NOTHING,
+    Applied,
+    Arming,
+    Selection,
+    arming_from_spec,
+    counted_when_applied,
+    lookup,
+    new_arming,
+)
 from .stores import ModeStore
+
+# Armed at once: far more than any test arms, and a bound on the board every request
+# looks through (and on what a client of the control API can make the mock hold).
+MAX_ARMED = 1000
 
 
 class ModeBoard:
@@ -30,11 +43,19 @@ class ModeBoard:
     def arm(self, name: str, **scope_and_options: Any) -> Arming:
         """Arm mode `name` with a scope (operation, user, times, probability, seed, source)
         and options; ModeError names what is wrong."""
-        return self._store.add_arming(new_arming(name, **scope_and_options))
+        return self.add(new_arming(name, **scope_and_options))
 
     def arm_spec(self, text: str, *, source: str = "api", **scope: Any) -> Arming:
         """Arm from ``NAME[:key=value...]``, where keys are scope keys or mode options."""
-        return self._store.add_arming(arming_from_spec(text, source=source, **scope))
+        return self.add(arming_from_spec(text, source=source, **scope))
+
+    def add(self, arming: Arming) -> Arming:
+        """Put a checked arming in force; ModeError past MAX_ARMED armings at once."""
+        if len(self._store.armings()) >= MAX_ARMED:
+            raise ModeError(
+                f"mode {arming.mode.name!r}: {MAX_ARMED} modes are armed already; disarm some first"
+            )
+        return self._store.add_arming(arming)
 
     def disarm(self, arming_id: int | None = None, *, name: str | None = None) -> int:
         """Disarm one arming by id, every arming of a mode by name, or everything."""
@@ -82,6 +103,7 @@ class ModeBoard:
             ),
             key=lambda a: (a.rank, -a.id),
         )
+        deferred: Arming | None = None
         for arming in candidates:
             is_delay = arming.mode.effect == "delay"
             if (delay if is_delay else failure) is not None:
@@ -90,8 +112,11 @@ class ModeBoard:
                 continue
             # Taken last, so that a count goes down only for the mode applied; the store
             # makes it exact across threads and processes.
-            if arming.times is not None and not self._store.take(arming):
-                continue
+            if arming.times is not None:
+                if counted_when_applied(arming.mode, operation):
+                    deferred = arming  # the handler takes it, if the mode takes effect
+                elif not self._store.take(arming):
+                    continue
             applied = Applied(arming.mode, arming.options)
             if is_delay:
                 delay = applied
@@ -99,7 +124,12 @@ class ModeBoard:
                 failure = applied
             if failure and delay:
                 break
-        return Selection(failure, delay) if failure or delay else NOTHING
+        return Selection(failure, delay, deferred) if failure or delay else NOTHING
+
+    def take(self, selection: Selection) -> bool:
+        """Count one use of the selection's deferred arming, now that its mode takes
+        effect: False when another request took its last one (then it does not apply)."""
+        return selection.deferred is None or self._store.take(selection.deferred)
 
     def _draw(self, arming: Arming) -> float:
         """A number in [0, 1): seeded, the n-th draw of the arming is derived from the seed

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .._errors import MockAuthError
+from .._values import printable
 from .stores import JournalStore
 
 # Request fields whose values never reach the journal.
@@ -26,11 +27,30 @@ def _secret(key: str) -> bool:
     return key in SECRET_FIELDS or any(word in lowered for word in _SECRET_WORDS)
 
 
+# What one entry may hold, so that the journal's size bounds its memory whatever
+# clients send (a 64 KiB body of fields would otherwise be kept whole, a thousand times).
+MAX_FIELDS = 20
+MAX_TEXT = 200
+MAX_PATH = 1000
+
+
+def clipped(text: str, limit: int = MAX_TEXT) -> str:
+    """`text` as the journal keeps it: UTF-8 safe, cut at `limit` characters."""
+    text = printable(text)
+    return text if len(text) <= limit else text[:limit] + f"... [{len(text) - limit} more]"
+
+
 def redact(params: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        key: REDACTED if _secret(key) else (value if isinstance(value, str) else repr(value))
-        for key, value in params.items()
-    }
+    """Request fields as the journal keeps them: secrets redacted, at most MAX_FIELDS,
+    each value cut at MAX_TEXT characters."""
+    kept: dict[str, Any] = {}
+    for key, value in params.items():
+        if len(kept) == MAX_FIELDS:
+            kept["..."] = f"{len(params) - MAX_FIELDS} more fields"
+            break
+        text = value if isinstance(value, str) else repr(value)
+        kept[clipped(key)] = REDACTED if _secret(key) else clipped(text)
+    return kept
 
 
 @dataclass(frozen=True)
@@ -80,7 +100,10 @@ class Journal:
         return self._store.total()
 
     def record(self, **values: Any) -> int:
-        """Keep one request; returns its id."""
+        """Keep one request; returns its id. Its path and user are cut to a bounded size."""
+        values["path"] = clipped(values["path"], MAX_PATH)
+        if values.get("user") is not None:
+            values["user"] = clipped(values["user"])
         return self._store.add_entry(values)
 
     def clear(self) -> None:

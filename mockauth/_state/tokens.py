@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from .._errors import ConfigError
 from .._fixtures import User
 from .._settings import Settings
-from .._values import is_number
+from .._values import check_json, is_number, parse_json
 from .clock import Clock
 from .stores import TokenStore
 from .stores.tokens import RefreshRecord
@@ -199,9 +199,8 @@ class Tokens:
         )
         refresh = secrets.token_urlsafe(32)
         now = self.clock.now()
-        refresh_lifetime = self.settings.refresh_token_lifetime
-        record = RefreshRecord(user.username, family, now + refresh_lifetime)
-        self.store.add_refresh(refresh, record, now=now, lifetime=refresh_lifetime)
+        record = RefreshRecord(user.username, family, now + self.settings.refresh_token_lifetime)
+        self.store.add_refresh(refresh, record, now=now)
         return {
             "access_token": access,
             "token_type": "bearer",
@@ -279,10 +278,12 @@ class Tokens:
         return self.store.refresh_owner(refresh_token)
 
     def revoke(self, claims: Mapping[str, Any]) -> None:
-        """Logout: the access token and every refresh token of its family."""
+        """Logout: the access token and every refresh token of its family;
+        RevocationsFull when the store holds as many live revocations as it may."""
         sid = claims.get("sid")
+        # A minted token's exp may be any whole number: past 1e18 s it lives forever anyway.
         self.store.revoke(
-            claims["jti"], float(claims["exp"]), sid if isinstance(sid, str) else None,
+            claims["jti"], float(min(claims["exp"], 10**18)), sid if isinstance(sid, str) else None,
             now=self.clock.now(), family_lifetime=self._family_lifetime,
         )
 
@@ -310,16 +311,23 @@ def _canonical(token: str) -> bool:
 
 
 def decode_unverified(token: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """A JWT's header and claims without checking anything (for the token decoder)."""
-    try:
-        header = jwt.get_unverified_header(token)
-    except jwt.PyJWTError:
+    """A JWT's header and claims without checking anything (for the token decoder and
+    per-user modes). Each is None unless it is a JSON object the mock can answer with:
+    a forged token may carry NaN or a lone surrogate, which no JSON answer can hold."""
+    parts = token.split(".")
+    if len(parts) != 3:
         return None, None
+    header, claims = (_segment_object(part) for part in parts[:2])
+    return (header, claims) if header is not None else (None, None)
+
+
+def _segment_object(segment: str) -> dict[str, Any] | None:
     try:
-        claims = jwt.decode(token, options={"verify_signature": False})
-    except jwt.PyJWTError:
-        return header, None
-    return header, claims
+        value = parse_json(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+        check_json(value, max_depth=None)
+    except (ValueError, RecursionError):  # not base64url, UTF-8, JSON, or what an answer holds
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def unverified_subject(token: str) -> str | None:

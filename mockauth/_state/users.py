@@ -8,9 +8,13 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .._errors import ConfigError, UnknownUserError
-from .._fixtures import User, index_users, user_from_mapping
+from .._fixtures import User, index_users, user_arming, user_from_mapping
 from .board import ModeBoard
 from .stores import UserStore
+
+# Users added at run time (control API, add_user) beyond the fixture users: enough for
+# any test, and a bound on what a client of the control API can make the mock hold.
+MAX_ADDED = 1000
 
 
 class Users:
@@ -44,9 +48,17 @@ class Users:
             raise UnknownUserError(f"no user {username!r} (users: {', '.join(users) or 'none'})") from None
 
     def add(self, user: User) -> User:
-        """Add a user (or replace the one with its username) until the next reset."""
+        """Add a user (or replace the one with its username, its mode with it) until the
+        next reset; ConfigError past MAX_ADDED users beyond the fixture users."""
         with self._lock:
+            users = self._store.users()
+            if user.username not in users and len(users) >= len(self.fixture_users) + MAX_ADDED:
+                raise ConfigError(
+                    f"user {user.username!r}: the mock holds {len(users)} users already, "
+                    f"{MAX_ADDED} more than its fixtures; remove some or reset"
+                )
             self._store.put_user(user)
+            self._modes.disarm_user_fixture(user.username)
             self._arm_mode(user)
         return user
 
@@ -89,4 +101,4 @@ class Users:
 
     def _arm_mode(self, user: User) -> None:
         if user.mode:
-            self._modes.arm_spec(user.mode, user=user.username, source="fixture")
+            self._modes.add(user_arming(user.mode, user.username))

@@ -9,10 +9,10 @@ import itertools
 import threading
 from dataclasses import dataclass, replace
 
-from .redis import STATE_TTL, TOKEN_TTL_MARGIN, RedisConnection, guarded
+from .redis import STATE_TTL, RedisConnection, guarded
 
 # The in-memory store forgets expired challenges every PRUNE_EVERY new ones, and keeps at
-# most MAX_CHALLENGES (Redis forgets by TTL instead).
+# most MAX_CHALLENGES (Redis forgets them with the namespace backstop TTL).
 PRUNE_EVERY = 1000
 MAX_CHALLENGES = 10_000
 
@@ -158,7 +158,7 @@ class RedisChallengeStore(ChallengeStore):
                 "then": ",".join(record.then), "dev": "1" if record.development_code else "0",
                 "used": "1" if record.used else "0",
             })
-            pipe.expire(key, lifetime + TOKEN_TTL_MARGIN)
+            pipe.expire(key, STATE_TTL)  # a backstop: expiry is judged on the mock clock
             pipe.execute()
 
     @guarded

@@ -71,10 +71,11 @@ class MemoryModeStore(ModeStore):
             current = self._armed.get(arming.id)
             if current is None or current.times is None or current.times <= 0:
                 return False
-            current.times -= 1
-            if current.times <= 0:
+            if current.times == 1:
                 del self._armed[arming.id]
                 self._draws.pop(arming.id, None)
+            else:
+                self._armed[arming.id] = dataclasses.replace(current, times=current.times - 1)
             return True
 
     def draw_index(self, arming: Arming) -> int:

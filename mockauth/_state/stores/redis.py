@@ -23,12 +23,10 @@ from ..._errors import ConfigError, StoreUnavailable
 
 # Every key of a namespace expires after a day without a running mock touching it, so an
 # abandoned namespace leaves nothing behind in a shared Redis. Running processes renew
-# them every HEARTBEAT seconds; token keys expire with their tokens.
+# them every HEARTBEAT seconds. No key expires on its own before that: what expires in
+# the mock expires on the mock's clock (see stores/tokens.py).
 STATE_TTL = 86_400
 HEARTBEAT = 30.0
-# Token keys outlive their token by this much, so a clock moved back a little does not
-# bring a revoked token back; beyond it they are gone, like an expired token.
-TOKEN_TTL_MARGIN = 3600
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 

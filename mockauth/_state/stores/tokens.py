@@ -4,20 +4,34 @@ signing key generated at start (so every process sharing the store signs with it
 from __future__ import annotations
 
 import abc
-import itertools
+import heapq
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .redis import STATE_TTL, TOKEN_TTL_MARGIN, RedisConnection, guarded
+from .redis import STATE_TTL, RedisConnection, guarded
 
-# The in-memory store forgets what has expired every PRUNE_EVERY logins, and keeps at
-# most MAX_REFRESH_TOKENS live refresh tokens (Redis forgets by TTL instead).
-PRUNE_EVERY = 10_000
+# Expiry follows the mock's clock on every store: a refresh token, a revoked access
+# token or a revoked family is forgotten once the mock's time (never the wall clock,
+# which runs on while the mock's is frozen) is FORGET_AFTER seconds past its end, so a
+# clock moved back by less than that still finds every revocation in place. Each store
+# looks for what it may forget every PRUNE_EVERY additions.
+FORGET_AFTER = 3600
+PRUNE_EVERY = 1000
+# Bounds whatever the clock does (a frozen clock forgets nothing). Past
+# MAX_REFRESH_TOKENS the earliest-expiring refresh tokens are dropped: a dropped one is
+# refused as unknown, never let in. A revocation is never dropped while its token may
+# live (that would let it in again): past MAX_REVOCATIONS, a logout is refused instead
+# (RevocationsFull, answered 503) until some expire.
 MAX_REFRESH_TOKENS = 100_000
+MAX_REVOCATIONS = 100_000
 
 
-@dataclass
+class RevocationsFull(Exception):
+    """MAX_REVOCATIONS revocations are live: nothing more can be revoked until some expire."""
+
+
+@dataclass(slots=True)
 class RefreshRecord:
     username: str
     family: str
@@ -32,14 +46,14 @@ class TokenStore(abc.ABC):
         the first process's in a shared one, so tokens verify whichever process answers."""
 
     @abc.abstractmethod
-    def add_refresh(self, token: str, record: RefreshRecord, *, now: float, lifetime: int) -> None:
-        ...
+    def add_refresh(self, token: str, record: RefreshRecord, *, now: float) -> None:
+        """Keep a refresh token until the mock's time is past its ``expires_at``."""
 
     @abc.abstractmethod
     def rotate(self, token: str, *, now: float, family_lifetime: int) -> tuple[str, RefreshRecord | None]:
         """Use a refresh token once: ("ok", record), ("unknown", None) for an unknown or
-        revoked one, ("reused", record) when already used (its family is revoked then),
-        or ("expired", record)."""
+        revoked one, ("reused", record) when already used (its family is revoked then,
+        for `family_lifetime` seconds), or ("expired", record)."""
 
     @abc.abstractmethod
     def refresh_owner(self, token: str) -> str | None:
@@ -47,11 +61,17 @@ class TokenStore(abc.ABC):
 
     @abc.abstractmethod
     def revoke(self, jti: str, expires_at: float, family: str | None, *, now: float, family_lifetime: int) -> None:
-        """Revoke an access token until it expires, and its family for `family_lifetime` seconds."""
+        """Revoke an access token until it expires (its family, when it has one, for
+        `family_lifetime` seconds: that refuses the token and its refresh tokens);
+        RevocationsFull past MAX_REVOCATIONS live revocations."""
 
     @abc.abstractmethod
     def is_revoked(self, jti: str, family: str | None) -> bool:
         ...
+
+    @abc.abstractmethod
+    def counts(self) -> dict[str, int]:
+        """How many refresh tokens and revocations the store holds now."""
 
     @abc.abstractmethod
     def clear(self) -> None:
@@ -62,16 +82,17 @@ class MemoryTokenStore(TokenStore):
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._refresh: dict[str, RefreshRecord] = {}
-        self._revoked_jtis: dict[str, float] = {}  # jti -> exp, forgotten once expired
-        self._revoked_families: dict[str, float] = {}  # family -> when it may be forgotten
-        self._issued = 0
+        # jti or family -> the mock time after which it may be forgotten
+        self._revoked_jtis: dict[str, float] = {}
+        self._revoked_families: dict[str, float] = {}
+        self._added = 0
 
     def signing_key(self, algorithm: str, generate: Callable[[], bytes]) -> bytes:
         return generate()
 
-    def add_refresh(self, token: str, record: RefreshRecord, *, now: float, lifetime: int) -> None:
+    def add_refresh(self, token: str, record: RefreshRecord, *, now: float) -> None:
         with self._lock:
-            self._prune(now)
+            self._tick(now)
             self._refresh[token] = record
 
     def rotate(self, token: str, *, now: float, family_lifetime: int) -> tuple[str, RefreshRecord | None]:
@@ -80,12 +101,12 @@ class MemoryTokenStore(TokenStore):
             if record is None or record.family in self._revoked_families:
                 return "unknown", None
             if record.used:
-                self._revoked_families[record.family] = now + family_lifetime
-                return "reused", record
+                self._revoked_families[record.family] = now + family_lifetime + FORGET_AFTER
+                return "reused", RefreshRecord(record.username, record.family, record.expires_at, True)
             if record.expires_at <= now:
-                return "expired", record
+                return "expired", RefreshRecord(record.username, record.family, record.expires_at)
             record.used = True
-            return "ok", record
+            return "ok", RefreshRecord(record.username, record.family, record.expires_at, True)
 
     def refresh_owner(self, token: str) -> str | None:
         record = self._refresh.get(token)
@@ -93,12 +114,25 @@ class MemoryTokenStore(TokenStore):
 
     def revoke(self, jti: str, expires_at: float, family: str | None, *, now: float, family_lifetime: int) -> None:
         with self._lock:
-            self._revoked_jtis[jti] = expires_at
-            if family is not None:
-                self._revoked_families[family] = now + family_lifetime
+            self._tick(now)
+            if len(self._revoked_jtis) + len(self._revoked_families) >= MAX_REVOCATIONS:
+                self._prune(now)
+                if len(self._revoked_jtis) + len(self._revoked_families) >= MAX_REVOCATIONS:
+                    raise RevocationsFull
+            if family is not None:  # the family refuses the token too (its sid)
+                until = max(now + family_lifetime, expires_at) + FORGET_AFTER
+                self._revoked_families[family] = max(until, self._revoked_families.get(family, until))
+            else:
+                self._revoked_jtis[jti] = max(expires_at + FORGET_AFTER, self._revoked_jtis.get(jti, 0.0))
 
     def is_revoked(self, jti: str, family: str | None) -> bool:
         return jti in self._revoked_jtis or (family is not None and family in self._revoked_families)
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "refresh_tokens": len(self._refresh),
+            "revocations": len(self._revoked_jtis) + len(self._revoked_families),
+        }
 
     def clear(self) -> None:
         with self._lock:
@@ -106,46 +140,110 @@ class MemoryTokenStore(TokenStore):
             self._revoked_jtis.clear()
             self._revoked_families.clear()
 
+    def _tick(self, now: float) -> None:
+        """Every PRUNE_EVERY additions, forget what the mock's clock has left behind (lock held)."""
+        self._added += 1
+        if self._added % PRUNE_EVERY == 0:
+            self._prune(now)
+
     def _prune(self, now: float) -> None:
-        """Keep memory bounded under load (lock held): every PRUNE_EVERY logins, forget
-        what has expired; past MAX_REFRESH_TOKENS live refresh tokens, drop the oldest."""
-        self._issued += 1
-        if self._issued % PRUNE_EVERY:
-            return
-        self._refresh = {t: r for t, r in self._refresh.items() if r.expires_at > now}
+        """Forget what expired FORGET_AFTER ago by the mock's clock; past
+        MAX_REFRESH_TOKENS refresh tokens, drop the earliest-expiring (lock held)."""
+        horizon = now - FORGET_AFTER
+        self._refresh = {t: r for t, r in self._refresh.items() if r.expires_at > horizon}
         excess = len(self._refresh) - MAX_REFRESH_TOKENS
         if excess > 0:
-            for token in list(itertools.islice(self._refresh, excess)):
+            dropped = heapq.nsmallest(excess, self._refresh.items(), key=lambda item: item[1].expires_at)
+            for token, _ in dropped:
                 del self._refresh[token]
-        self._revoked_jtis = {j: exp for j, exp in self._revoked_jtis.items() if exp > now}
+        self._revoked_jtis = {j: until for j, until in self._revoked_jtis.items() if until > now}
         self._revoked_families = {f: until for f, until in self._revoked_families.items() if until > now}
 
 
-# Use a refresh token once (KEYS: its record; ARGV: revoked-family key prefix, now,
-# family TTL). Reuse revokes the family, as OAuth 2.0 Security BCP 4.14 advises.
+# A refresh record is one hash field, "used<TAB>expires_at<TAB>family<TAB>username"
+# (the username last: it may hold a tab; repr() of a float keeps every digit).
+
+# Use a refresh token once (KEYS: refresh hash, revoked set; ARGV: token, now, when
+# the family may be forgotten, TTL). Reuse revokes the family, as OAuth 2.0 Security BCP
+# 4.14 advises.
 _ROTATE = """
-local rec = redis.call('HMGET', KEYS[1], 'user', 'family', 'exp', 'used')
-if not rec[1] then return {'unknown'} end
-local family_key = ARGV[1] .. rec[2]
-if redis.call('EXISTS', family_key) == 1 then return {'unknown'} end
-if rec[4] == '1' then
-  redis.call('SET', family_key, '1', 'EX', ARGV[3])
-  return {'reused', rec[1], rec[2], rec[3]}
+local text = redis.call('HGET', KEYS[1], ARGV[1])
+if not text then return {'unknown'} end
+local t1 = string.find(text, '\t', 1, true)
+local t2 = string.find(text, '\t', t1 + 1, true)
+local t3 = string.find(text, '\t', t2 + 1, true)
+local family = 'f:' .. string.sub(text, t2 + 1, t3 - 1)
+if redis.call('ZSCORE', KEYS[2], family) then return {'unknown'} end
+if string.sub(text, 1, t1 - 1) == '1' then
+  redis.call('ZADD', KEYS[2], 'GT', ARGV[3], family)
+  redis.call('EXPIRE', KEYS[2], ARGV[4])
+  return {'reused', text}
 end
-if tonumber(rec[3]) <= tonumber(ARGV[2]) then return {'expired', rec[1], rec[2], rec[3]} end
-redis.call('HSET', KEYS[1], 'used', '1')
-return {'ok', rec[1], rec[2], rec[3]}
+if tonumber(string.sub(text, t1 + 1, t2 - 1)) <= tonumber(ARGV[2]) then return {'expired', text} end
+redis.call('HSET', KEYS[1], ARGV[1], '1' .. string.sub(text, t1))
+return {'ok', text}
 """
+
+# Revoke (KEYS: revoked set; ARGV: member, when it may be forgotten, now, the cap, TTL):
+# 0 when the cap is reached by revocations the mock's clock has not left behind.
+_REVOKE = """
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+  if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then return 0 end
+end
+redis.call('ZADD', KEYS[1], 'GT', ARGV[2], ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+return 1
+"""
+
+# Forget what the mock's clock has left behind (KEYS: refresh hash, its expiry set,
+# revoked set; ARGV: refresh horizon, now, the refresh cap, most to forget at once).
+_PRUNE = """
+local old = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[4]))
+if #old > 0 then
+  redis.call('HDEL', KEYS[1], unpack(old))
+  redis.call('ZREM', KEYS[2], unpack(old))
+end
+local excess = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[3])
+if excess > 0 then
+  local dropped = redis.call('ZPOPMIN', KEYS[2], math.min(excess, tonumber(ARGV[4])))
+  for i = 1, #dropped, 2 do redis.call('HDEL', KEYS[1], dropped[i]) end
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[2])
+return #old
+"""
+# Lua's unpack() takes a few thousand values at most.
+_PRUNE_BATCH = 5000
+
+
+def _record(text: str) -> RefreshRecord:
+    used, expires_at, family, username = text.split("\t", 3)
+    return RefreshRecord(username, family, float(expires_at), used == "1")
 
 
 class RedisTokenStore(TokenStore):
-    """``refresh:<token>`` hashes and ``revoked:jti:<jti>`` / ``revoked:family:<id>``
-    keys, each expiring with what it records; ``key:<alg>`` for a generated key."""
+    """A hash ``refresh`` (token -> record) with the sorted set ``refresh:expiry`` (token
+    -> expiry), and the sorted set ``revoked`` (``j:<jti>`` / ``f:<family>`` -> when it
+    may be forgotten), all in the mock's time; ``key:<alg>`` for a generated key.
+
+    No key expires with a token: Redis TTLs run on the wall clock, which goes on while
+    the mock's clock is frozen, so they could forget a revocation the mock still needs.
+    These keys carry only the namespace's own TTL (a day after the last process touched
+    it, renewed while any runs); what expires is found by the mock's clock and removed
+    every PRUNE_EVERY additions, as in memory."""
 
     def __init__(self, connection: RedisConnection) -> None:
         self.connection = connection
         self._signing_pem: tuple[str, bytes] | None = None
+        self._refresh = connection.key("refresh")
+        self._expiry = connection.key("refresh:expiry")
+        self._revoked = connection.key("revoked")
+        connection.state_keys += [self._refresh, self._expiry, self._revoked]
         self._rotate = connection.redis.register_script(_ROTATE)
+        self._revoke = connection.redis.register_script(_REVOKE)
+        self._prune = connection.redis.register_script(_PRUNE)
+        self._added = 0
+        self._lock = threading.Lock()
         # Redis lost the namespace: put the key back before anything is signed again.
         connection.on_seed.append(self._restore_key)
 
@@ -156,6 +254,16 @@ class RedisTokenStore(TokenStore):
         if self._signing_pem is not None:
             algorithm, pem = self._signing_pem
             self.connection.redis.set(self._key(f"key:{algorithm}"), pem, nx=True, ex=STATE_TTL)
+
+    def _tick(self, now: float) -> None:
+        with self._lock:
+            self._added += 1
+            due = self._added % PRUNE_EVERY == 0
+        if due:
+            self._prune(
+                keys=[self._refresh, self._expiry, self._revoked],
+                args=[repr(now - FORGET_AFTER), repr(now), MAX_REFRESH_TOKENS, _PRUNE_BATCH],
+            )
 
     @guarded
     def signing_key(self, algorithm: str, generate: Callable[[], bytes]) -> bytes:
@@ -171,45 +279,57 @@ class RedisTokenStore(TokenStore):
         return pem
 
     @guarded
-    def add_refresh(self, token: str, record: RefreshRecord, *, now: float, lifetime: int) -> None:
-        key = self._key("refresh:" + token)
-        with self.connection.redis.pipeline(transaction=False) as pipe:
-            pipe.hset(key, mapping={
-                "user": record.username, "family": record.family, "exp": repr(record.expires_at), "used": "0",
-            })
-            pipe.expire(key, lifetime + TOKEN_TTL_MARGIN)
+    def add_refresh(self, token: str, record: RefreshRecord, *, now: float) -> None:
+        self._tick(now)
+        text = f"{int(record.used)}\t{record.expires_at!r}\t{record.family}\t{record.username}"
+        with self.connection.redis.pipeline() as pipe:
+            pipe.hset(self._refresh, token, text)
+            pipe.zadd(self._expiry, {token: record.expires_at})
+            pipe.expire(self._refresh, STATE_TTL)
+            pipe.expire(self._expiry, STATE_TTL)
             pipe.execute()
 
     @guarded
     def rotate(self, token: str, *, now: float, family_lifetime: int) -> tuple[str, RefreshRecord | None]:
         answer = self._rotate(
-            keys=[self._key("refresh:" + token)],
-            args=[self._key("revoked:family:"), repr(now), family_lifetime + TOKEN_TTL_MARGIN],
+            keys=[self._refresh, self._revoked],
+            args=[token, repr(now), repr(now + family_lifetime + FORGET_AFTER), STATE_TTL],
         )
         if answer[0] == "unknown":
             return "unknown", None
-        return str(answer[0]), RefreshRecord(answer[1], answer[2], float(answer[3]), answer[0] != "expired")
+        record = _record(answer[1])
+        record.used = answer[0] != "expired"
+        return str(answer[0]), record
 
     @guarded
     def refresh_owner(self, token: str) -> str | None:
-        owner = self.connection.redis.hget(self._key("refresh:" + token), "user")
-        return None if owner is None else str(owner)
+        text = self.connection.redis.hget(self._refresh, token)
+        return None if text is None else _record(str(text)).username
 
     @guarded
     def revoke(self, jti: str, expires_at: float, family: str | None, *, now: float, family_lifetime: int) -> None:
-        with self.connection.redis.pipeline() as pipe:
-            pipe.set(self._key("revoked:jti:" + jti), "1", ex=int(max(expires_at - now, 0)) + TOKEN_TTL_MARGIN)
-            if family is not None:
-                pipe.set(self._key("revoked:family:" + family), "1", ex=family_lifetime + TOKEN_TTL_MARGIN)
-            pipe.execute()
+        self._tick(now)
+        if family is not None:  # the family refuses the token too (its sid)
+            member, until = "f:" + family, max(now + family_lifetime, expires_at) + FORGET_AFTER
+        else:
+            member, until = "j:" + jti, expires_at + FORGET_AFTER
+        done = self._revoke(keys=[self._revoked], args=[member, repr(until), repr(now), MAX_REVOCATIONS, STATE_TTL])
+        if not done:
+            raise RevocationsFull
 
     @guarded
     def is_revoked(self, jti: str, family: str | None) -> bool:
-        keys = [self._key("revoked:jti:" + jti)]
-        if family is not None:
-            keys.append(self._key("revoked:family:" + family))
-        return bool(self.connection.redis.exists(*keys))
+        members = ["j:" + jti] + ([] if family is None else ["f:" + family])
+        return any(score is not None for score in self.connection.redis.zmscore(self._revoked, members))
+
+    @guarded
+    def counts(self) -> dict[str, int]:
+        with self.connection.redis.pipeline(transaction=False) as pipe:
+            pipe.hlen(self._refresh)
+            pipe.zcard(self._revoked)
+            refresh, revoked = pipe.execute()
+        return {"refresh_tokens": int(refresh), "revocations": int(revoked)}
 
     @guarded
     def clear(self) -> None:
-        self.connection.unlink_matching("refresh:*", "revoked:*")
+        self.connection.redis.delete(self._refresh, self._expiry, self._revoked)
