@@ -1,4 +1,5 @@
-"""Fixture files: the YAML format, its validation, and the User record they hold."""
+"""Fixture files: the YAML format, its validation, and the User record they hold (the
+OAuth clients beside the users are ``_clients.Client``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from ._clients import Client, client_from_mapping
 from ._errors import ConfigError, FixtureError
 from ._modes import parse_spec
 from ._settings import Settings, check_names
@@ -104,11 +106,13 @@ def _user_problem(entry: Mapping[str, Any]) -> str | None:
 
 @dataclass(frozen=True)
 class Fixtures:
-    """What a fixtures path holds: its users and its settings, and where they came from."""
+    """What a fixtures path holds: its users, OAuth clients and settings, and where they
+    came from."""
 
     users: tuple[User, ...]
     settings: Mapping[str, Any]
     files: tuple[Path, ...]
+    clients: tuple[Client, ...] = ()
 
 
 def fixture_files(path: str | Path) -> list[Path]:
@@ -126,17 +130,19 @@ def fixture_files(path: str | Path) -> list[Path]:
 def load_fixtures(path: str | Path) -> Fixtures:
     """Read a fixture file, or every .yaml/.yml file in a folder.
 
-    Each file is a mapping with ``users:`` (a list) and an optional ``settings:`` block.
-    Every problem raises FixtureError naming the file, the user entry and the field.
+    Each file is a mapping with ``users:`` (a list), and optional ``clients:`` (a list of
+    OAuth clients) and ``settings:``. Every problem raises FixtureError naming the file,
+    the entry and the field.
     """
     users: dict[str, tuple[User, Path]] = {}
+    clients: dict[str, tuple[Client, Path]] = {}
     settings: dict[str, Any] = {}
     files = fixture_files(path)
     for file in files:
         document = _read_yaml(file)
         for key in document:
-            if key not in ("users", "settings"):
-                raise FixtureError(f"{file}: {key}: unknown top-level key (keys: users, settings)")
+            if key not in ("users", "clients", "settings"):
+                raise FixtureError(f"{file}: {key}: unknown top-level key (keys: users, clients, settings)")
         block = document.get("settings") or {}
         if not isinstance(block, Mapping):
             raise FixtureError(f"{file}: settings: must be a mapping, got {_kind(block)}")
@@ -162,11 +168,34 @@ def load_fixtures(path: str | Path) -> Fixtures:
                     f"in {users[user.username][1]}"
                 )
             users[user.username] = (user, file)
+        _load_clients(file, document.get("clients") or [], clients)
     try:
         Settings(**settings)
     except ConfigError as error:
         raise FixtureError(f"{', '.join(map(str, files))}: settings: {error}") from None
-    return Fixtures(tuple(user for user, _ in users.values()), settings, tuple(files))
+    return Fixtures(
+        tuple(user for user, _ in users.values()), settings, tuple(files),
+        tuple(client for client, _ in clients.values()),
+    )
+
+
+def _load_clients(file: Path, entries: Any, clients: dict[str, tuple[Client, Path]]) -> None:
+    if not isinstance(entries, list):
+        raise FixtureError(f"{file}: clients: must be a list of clients, got {_kind(entries)}")
+    for index, entry in enumerate(entries):
+        label = f"clients[{index}]"
+        if isinstance(entry, Mapping) and isinstance(entry.get("client_id"), str):
+            label += f" ({entry['client_id']})"
+        try:
+            client = client_from_mapping(entry)
+        except ConfigError as error:
+            raise FixtureError(f"{file}: {label}: {error}") from None
+        if client.client_id in clients:
+            raise FixtureError(
+                f"{file}: {label}: client_id: {client.client_id!r} is already defined "
+                f"in {clients[client.client_id][1]}"
+            )
+        clients[client.client_id] = (client, file)
 
 
 def _read_yaml(file: Path) -> Mapping[str, Any]:

@@ -15,9 +15,23 @@ from typing import Any
 from ._errors import ModeError
 from ._values import is_number, is_whole
 
-TOKEN_OPERATIONS = ("login", "refresh")
-API_OPERATIONS = ("login", "refresh", "me", "logout", "jwks", "openid_configuration", "health")
+TOKEN_OPERATIONS = ("login", "refresh", "token")
+# The OAuth 2.0 / OpenID Connect endpoints. The login page (authorize, authorize_login)
+# and end_session answer browsers, with pages and redirects rather than JSON.
+BROWSER_OPERATIONS = ("authorize", "authorize_login", "end_session", "end_session_post")
+OAUTH_OPERATIONS = (
+    *BROWSER_OPERATIONS, "token", "userinfo", "userinfo_post", "introspect", "revoke",
+    "oauth_authorization_server",
+)
+API_OPERATIONS = (
+    "login", "refresh", "me", "logout", "jwks", "openid_configuration", "health", *OAUTH_OPERATIONS,
+)
+# Where the `expire` effect issues already-expired tokens rather than refusing one.
+ISSUING_OPERATIONS = ("login", "token")
 _EVERYWHERE = frozenset(API_OPERATIONS)
+_JSON = _EVERYWHERE - frozenset(BROWSER_OPERATIONS)
+_PASSWORD_CHECKS = frozenset({"login", "token", "authorize_login"})
+_BEARER = frozenset({"me", "logout", "userinfo", "userinfo_post"})
 
 
 @dataclass(frozen=True)
@@ -58,28 +72,29 @@ MODES: dict[str, Mode] = {
     mode.name: mode
     for mode in [
         Mode(
-            "invalid_credentials", "error", frozenset({"login"}),
-            "Login answers 401 even for the right password.",
+            "invalid_credentials", "error", _PASSWORD_CHECKS,
+            "Login answers 401 even for the right password (the token endpoint 400 "
+            "invalid_grant, the login page its error).",
             401, "invalid_credentials", "The username or password is incorrect.",
         ),
         Mode(
-            "expired_token", "expire", frozenset({"login", "refresh", "me", "logout"}),
+            "expired_token", "expire", _BEARER | {"login", "refresh", "token"},
             "Login issues tokens that are already expired; token checks answer token_expired.",
             401, "token_expired", "The token has expired.",
         ),
         Mode(
-            "invalid_token", "error", frozenset({"refresh", "me", "logout"}),
+            "invalid_token", "error", _BEARER | {"refresh", "token"},
             "Every token is refused as invalid (401 invalid_token).",
             401, "invalid_token", "The token is invalid.",
         ),
         Mode(
-            "account_locked", "error", frozenset({"login", "refresh"}),
-            "Login and refresh answer 403: the account is locked.",
+            "account_locked", "error", _PASSWORD_CHECKS | {"refresh"},
+            "Login and refresh answer 403: the account is locked (the token endpoint 400 invalid_grant).",
             403, "account_locked", "The account is locked.",
         ),
         Mode(
-            "account_disabled", "error", frozenset({"login", "refresh"}),
-            "Login and refresh answer 403: the account is disabled.",
+            "account_disabled", "error", _PASSWORD_CHECKS | {"refresh"},
+            "Login and refresh answer 403: the account is disabled (the token endpoint 400 invalid_grant).",
             403, "account_disabled", "The account is disabled.",
         ),
         Mode(
@@ -105,7 +120,7 @@ MODES: dict[str, Mode] = {
             options={"delay": 1.0},
         ),
         Mode(
-            "malformed_response", "malformed", _EVERYWHERE,
+            "malformed_response", "malformed", _JSON,
             "200 with a JSON content type and a body that is not valid JSON.",
         ),
         Mode(

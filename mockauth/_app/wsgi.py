@@ -21,8 +21,8 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.wrappers import Request, Response
 
 from .. import _modes
-from .._errors import Disconnected, ModeError, SpecError, StoreUnavailable
-from .._modes import API_OPERATIONS, Applied, Selection
+from .._errors import Disconnected, MockAuthError, ModeError, SpecError, StoreUnavailable
+from .._modes import API_OPERATIONS, ISSUING_OPERATIONS, Applied, Selection
 from .._spec import Spec
 from .._state import State
 from .._state.journal import REDACTED, SECRET_FIELDS, redact
@@ -35,12 +35,15 @@ if TYPE_CHECKING:
 
 BEARER_OPERATIONS = frozenset({"me", "logout"})
 # Control calls that change nothing a worker keeps (the signing key is shared by all).
-STATELESS_CONTROL = frozenset({"control_issue_token", "control_decode_token"})
+STATELESS_CONTROL = frozenset({"control_issue_token", "control_decode_token", "control_issue_client_token"})
 _MALFORMED_TAIL = b'{"status":"ok"'
 
 Handler = Callable[["App", "Call"], Response]
 # Whose request this is, for per-user modes and the journal (before the handler runs).
 Subject = Callable[["App", "Call"], "str | None"]
+# How an operation's errors look (the login page's are pages and redirects, the token
+# endpoint's RFC 6749 codes): the error a handler or a mode raised, reshaped.
+Shape = Callable[["App", "Call", ApiError], ApiError]
 
 
 class Call:
@@ -65,6 +68,7 @@ class App:
         routes: Mapping[str, Handler],
         subjects: Mapping[str, Subject],
         *,
+        shapes: Mapping[str, Shape] | None = None,
         log: Callable[[str], None] = lambda message: None,
     ) -> None:
         self.state = state
@@ -72,6 +76,7 @@ class App:
         self.spec = spec
         self.handlers = dict(routes)
         self.subjects = dict(subjects)
+        self.shapes = dict(shapes or {})
         self.log = log
         # Built on the first request with a path variable: werkzeug.routing and what it
         # imports (difflib, uuid, platform) are a tenth of `mockauth serve`'s start-up,
@@ -230,15 +235,15 @@ class App:
             if refusal is not None:
                 return call, refusal
         try:
-            response = self.handle(call)
+            try:
+                response = self.handle(call)
+            except StoreUnavailable as error:
+                # Redis is down: an answer clients know how to retry, not a bug (the store
+                # logs the outage once).
+                raise ApiError(503, "temporarily_unavailable", str(error), [("Retry-After", "1")]) from None
         except ApiError as error:
-            response = _tagged(error.response(), error.error)
-        except StoreUnavailable as error:
-            # Redis is down: an answer clients know how to retry, not a bug (the store
-            # logs the outage once).
-            response = _tagged(ApiError(
-                503, "temporarily_unavailable", str(error), [("Retry-After", "1")]
-            ).response(), "temporarily_unavailable")
+            shaped = self.shape(call, error)
+            response = _tagged(shaped.response(), shaped.error)
         except Disconnected:
             self._journal(request, call, 0, "disconnect", started)
             raise
@@ -276,6 +281,21 @@ class App:
             return handler(self, call)
         return self.fail(call, failure, handler)
 
+    def shape(self, call: Call, error: ApiError) -> ApiError:
+        """The error as the operation answers it (most answer it as it is)."""
+        shape = self.shapes.get(call.operation)
+        if shape is None:
+            return error
+        try:
+            return shape(self, call, error)
+        except (ApiError, MockAuthError):  # e.g. the store went down meanwhile: the error as it is
+            return error
+        except Exception as bug:  # a bug in the shape: the error as it is, the bug kept for check()
+            with self._errors_lock:
+                self.errors.append(bug)
+            self.log(_scrub(f"error: shaping {call.operation}: {bug!r}\n{traceback.format_exc()}", call))
+            return error
+
     def fail(self, call: Call, applied: Applied, handler: Handler) -> Response:
         """Answer as the failing mode says."""
         mode = applied.mode
@@ -289,8 +309,8 @@ class App:
             raise Disconnected(
                 f"mockauth closed the connection without a response (disconnect mode, {call.operation})"
             )
-        if mode.effect == "expire" and call.operation == "login":
-            return handler(self, call)  # login sees call.selection and issues expired tokens
+        if mode.effect == "expire" and call.operation in ISSUING_OPERATIONS:
+            return handler(self, call)  # the handler sees call.selection and issues expired tokens
         if mode.effect in ("error", "expire"):
             assert mode.error is not None
             headers = applied.headers()
@@ -300,7 +320,7 @@ class App:
         try:
             response = handler(self, call)
         except ApiError as error:
-            response = error.response()
+            response = self.shape(call, error).response()
         if mode.effect == "incomplete":
             body = response.get_json(silent=True) if response.status_code == 200 else None
             body = body if isinstance(body, dict) else {"token_type": "bearer"}

@@ -9,8 +9,12 @@ from typing import Any
 from .._errors import MockAuthError
 from .stores import JournalStore
 
-# Request fields whose values never reach the journal.
-SECRET_FIELDS = frozenset({"password", "refresh_token", "access_token", "token", "client_secret"})
+# Request fields whose values never reach the journal. An authorization code and its
+# PKCE verifier are credentials (and a plain code_challenge is the verifier itself).
+SECRET_FIELDS = frozenset({
+    "password", "refresh_token", "access_token", "token", "client_secret",
+    "code", "code_verifier", "code_challenge",
+})
 REDACTED = "[redacted]"
 
 

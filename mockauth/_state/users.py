@@ -25,11 +25,11 @@ class Users:
 
     def all(self) -> Mapping[str, User]:
         """The users by username (fixture users and those added at run time)."""
-        return self._store.users()
+        return self._store.records()
 
     def find(self, login: str) -> User | None:
         """The user with this username or email."""
-        users = self._store.users()
+        users = self._store.records()
         indexed, index = self._login_index
         if indexed is not users:  # the store hands out a new mapping whenever users change
             index = index_users(users.values())
@@ -37,7 +37,7 @@ class Users:
         return index.get(login)
 
     def get(self, username: str) -> User:
-        users = self._store.users()
+        users = self._store.records()
         try:
             return users[username]
         except KeyError:
@@ -46,7 +46,7 @@ class Users:
     def add(self, user: User) -> User:
         """Add a user (or replace the one with its username) until the next reset."""
         with self._lock:
-            self._store.put_user(user)
+            self._store.put(user)
             self._arm_mode(user)
         return user
 
@@ -58,7 +58,7 @@ class Users:
                 user = user_from_mapping(values)
             except ConfigError as error:
                 raise ConfigError(f"user {username!r}: {error}") from None
-            self._store.put_user(user)
+            self._store.put(user)
             self._modes.disarm_user_fixture(username)
             self._arm_mode(user)
         return user
@@ -66,7 +66,7 @@ class Users:
     def remove(self, username: str) -> None:
         with self._lock:
             self.get(username)
-            self._store.remove_user(username)
+            self._store.remove(username)
             self._modes.disarm_user_fixture(username)
 
     def replace_fixtures(self, users: Iterable[User]) -> None:
@@ -75,7 +75,7 @@ class Users:
             self.fixture_users = tuple(users)
             for username in self.all():
                 self._modes.disarm_user_fixture(username)
-            self._store.replace_users(self.fixture_users)
+            self._store.replace(self.fixture_users)
             for user in self.fixture_users:
                 self._arm_mode(user)
 
@@ -83,7 +83,7 @@ class Users:
         """Back to the fixture users, with no armed modes but the users' own."""
         with self._lock:
             self._modes.disarm()
-            self._store.replace_users(self.fixture_users)
+            self._store.replace(self.fixture_users)
             for user in self.fixture_users:
                 self._arm_mode(user)
 

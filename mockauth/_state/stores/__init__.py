@@ -1,7 +1,8 @@
 """Where the mock keeps what changes while it runs: in this process, or in Redis.
 
 One store per concern, each a small interface with its memory and Redis implementations
-side by side (``clock``, ``users``, ``modes``, ``tokens``, ``journal``). Keys and
+side by side (``clock``, ``users``, ``modes``, ``tokens``, ``journal``, and for OAuth
+``clients`` and ``grants``: codes, sessions, what each token family was granted). Keys and
 fixtures are not stored: every process loads the same ones (a generated RS256/ES256 key
 is the exception, shared through the token store).
 
@@ -19,7 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..._settings import Settings
+from .clients import ClientStore, MemoryClientStore, RedisClientStore
 from .clock import ClockStore, MemoryClockStore, RedisClockStore
+from .grants import GrantStore, MemoryGrantStore, RedisGrantStore
 from .journal import JournalStore, MemoryJournalStore, RedisJournalStore
 from .modes import MemoryModeStore, ModeStore, RedisModeStore
 from .redis import RedisConnection
@@ -37,6 +40,8 @@ class Stores:
     modes: ModeStore
     tokens: TokenStore
     journal: JournalStore
+    clients: ClientStore
+    grants: GrantStore
     connection: RedisConnection | None = None
 
     @property
@@ -77,7 +82,7 @@ class Stores:
 def memory_stores(journal_size: int = 1000) -> Stores:
     return Stores(
         MemoryClockStore(), MemoryUserStore(), MemoryModeStore(), MemoryTokenStore(),
-        MemoryJournalStore(journal_size),
+        MemoryJournalStore(journal_size), MemoryClientStore(), MemoryGrantStore(),
     )
 
 
@@ -88,12 +93,15 @@ def open_stores(settings: Settings, log: Callable[[str], None] = lambda message:
     connection = RedisConnection(settings.state, settings.state_namespace, log=log)
     return Stores(
         RedisClockStore(connection), RedisUserStore(connection), RedisModeStore(connection),
-        RedisTokenStore(connection), RedisJournalStore(connection, settings.journal_size), connection,
+        RedisTokenStore(connection), RedisJournalStore(connection, settings.journal_size),
+        RedisClientStore(connection), RedisGrantStore(connection), connection,
     )
 
 
 __all__ = [
+    "ClientStore",
     "ClockStore",
+    "GrantStore",
     "JournalStore",
     "ModeStore",
     "Stores",

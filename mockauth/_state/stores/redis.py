@@ -209,6 +209,18 @@ class RedisConnection:
         self.redis.close()
 
 
+def unlink_matching(redis: Any, pattern: str) -> None:
+    """Delete every key matching `pattern`, a thousand at a time (SCAN, never KEYS)."""
+    batch: list[str] = []
+    for key in redis.scan_iter(match=pattern, count=1000):
+        batch.append(key)
+        if len(batch) >= 1000:
+            redis.unlink(*batch)
+            batch = []
+    if batch:
+        redis.unlink(*batch)
+
+
 def _redacted_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.password is None:

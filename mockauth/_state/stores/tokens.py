@@ -8,8 +8,9 @@ import itertools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from .redis import STATE_TTL, TOKEN_TTL_MARGIN, RedisConnection, guarded
+from .redis import STATE_TTL, TOKEN_TTL_MARGIN, RedisConnection, guarded, unlink_matching
 
 # The in-memory store forgets what has expired every PRUNE_EVERY logins, and keeps at
 # most MAX_REFRESH_TOKENS live refresh tokens (Redis forgets by TTL instead).
@@ -44,6 +45,14 @@ class TokenStore(abc.ABC):
     @abc.abstractmethod
     def refresh_owner(self, token: str) -> str | None:
         ...
+
+    @abc.abstractmethod
+    def refresh_record(self, token: str) -> RefreshRecord | None:
+        """The refresh token's record without using it; None when unknown or revoked."""
+
+    @abc.abstractmethod
+    def revoke_family(self, family: str, *, now: float, family_lifetime: int) -> None:
+        """Revoke every token of a family (RFC 7009 revocation of a refresh token)."""
 
     @abc.abstractmethod
     def revoke(self, jti: str, expires_at: float, family: str | None, *, now: float, family_lifetime: int) -> None:
@@ -90,6 +99,14 @@ class MemoryTokenStore(TokenStore):
     def refresh_owner(self, token: str) -> str | None:
         record = self._refresh.get(token)
         return record.username if record else None
+
+    def refresh_record(self, token: str) -> RefreshRecord | None:
+        record = self._refresh.get(token)
+        return None if record is None or record.family in self._revoked_families else record
+
+    def revoke_family(self, family: str, *, now: float, family_lifetime: int) -> None:
+        with self._lock:
+            self._revoked_families[family] = now + family_lifetime
 
     def revoke(self, jti: str, expires_at: float, family: str | None, *, now: float, family_lifetime: int) -> None:
         with self._lock:
@@ -196,6 +213,19 @@ class RedisTokenStore(TokenStore):
         return None if owner is None else str(owner)
 
     @guarded
+    def refresh_record(self, token: str) -> RefreshRecord | None:
+        redis = self.connection.redis
+        fields: list[Any] = redis.hmget(self._key("refresh:" + token), ["user", "family", "exp", "used"])
+        user, family, expires_at, used = fields
+        if user is None or redis.exists(self._key("revoked:family:" + family)):
+            return None
+        return RefreshRecord(str(user), str(family), float(expires_at), used == "1")
+
+    @guarded
+    def revoke_family(self, family: str, *, now: float, family_lifetime: int) -> None:
+        self.connection.redis.set(self._key("revoked:family:" + family), "1", ex=family_lifetime + TOKEN_TTL_MARGIN)
+
+    @guarded
     def revoke(self, jti: str, expires_at: float, family: str | None, *, now: float, family_lifetime: int) -> None:
         with self.connection.redis.pipeline() as pipe:
             pipe.set(self._key("revoked:jti:" + jti), "1", ex=int(max(expires_at - now, 0)) + TOKEN_TTL_MARGIN)
@@ -212,13 +242,5 @@ class RedisTokenStore(TokenStore):
 
     @guarded
     def clear(self) -> None:
-        redis = self.connection.redis
         for pattern in ("refresh:*", "revoked:*"):
-            batch: list[str] = []
-            for key in redis.scan_iter(match=self._key(pattern), count=1000):
-                batch.append(key)
-                if len(batch) >= 1000:
-                    redis.unlink(*batch)
-                    batch = []
-            if batch:
-                redis.unlink(*batch)
+            unlink_matching(self.connection.redis, self._key(pattern))
