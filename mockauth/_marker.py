@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._clients import Client, client_from_mapping
 from ._errors import ConfigError
 from ._fixtures import User, user_from_mapping
 from ._modes import arming_from_spec
@@ -19,8 +20,8 @@ if TYPE_CHECKING:
     from ._mock import MockAuth
 
 # Keywords of the marker that are not settings; each is a name of the Python API:
-# MockAuth(users=..., spec=...), MockAuth.fail(mode, ...), MockAuth.clock.
-MARKER_KEYWORDS = ("clock", "mode", "spec", "users")
+# MockAuth(users=..., clients=..., spec=...), MockAuth.fail(mode, ...), MockAuth.clock.
+MARKER_KEYWORDS = ("clients", "clock", "mode", "spec", "users")
 CLOCK_ACTIONS = ("advance", "freeze", "set")
 
 
@@ -49,14 +50,20 @@ class MarkerConfig:
     users: tuple[User, ...] | None = None
     modes: tuple[str, ...] = ()
     clock: Mapping[str, float | bool] = field(default_factory=dict)
+    clients: tuple[Client, ...] | None = None
 
     def apply(self, auth: MockAuth) -> None:
-        """Users, modes and clock on a freshly reset mock."""
+        """Users, clients, modes and clock on a freshly reset mock."""
         if self.users is not None:
             for username in list(auth.users):
                 auth.remove_user(username)
             for user in self.users:
                 auth.add_user(user)
+        if self.clients is not None:
+            for client_id in list(auth.clients):
+                auth.remove_client(client_id)
+            for client in self.clients:
+                auth.add_client(client)
         for mode in self.modes:
             auth.fail(mode, source="marker")
         clock = self.clock
@@ -89,6 +96,12 @@ def parse_marker(kwargs: Mapping[str, Any], base: Path) -> MarkerConfig:
         if isinstance(given, (str, bytes, Mapping)) or not isinstance(given, Iterable):
             raise ConfigError(f"users: expected a list of User objects or mappings, got {given!r}")
         users = tuple(u if isinstance(u, User) else _user(u) for u in given)
+    clients = None
+    if "clients" in kwargs:
+        given = kwargs["clients"]
+        if isinstance(given, (str, bytes, Mapping)) or not isinstance(given, Iterable):
+            raise ConfigError(f"clients: expected a list of Client objects or mappings, got {given!r}")
+        clients = tuple(c if isinstance(c, Client) else _client(c) for c in given)
     modes = kwargs.get("mode") or ()
     if isinstance(modes, str):
         modes = (modes,)
@@ -99,7 +112,7 @@ def parse_marker(kwargs: Mapping[str, Any], base: Path) -> MarkerConfig:
         )
     for mode in modes:
         arming_from_spec(mode)  # checks the name, the scope and the options
-    return MarkerConfig(settings, spec, users, tuple(modes), _clock(kwargs.get("clock")))
+    return MarkerConfig(settings, spec, users, tuple(modes), _clock(kwargs.get("clock")), clients)
 
 
 def _user(entry: Any) -> User:
@@ -107,6 +120,13 @@ def _user(entry: Any) -> User:
         return user_from_mapping(entry)
     except ConfigError as error:
         raise ConfigError(f"users: {error}") from None
+
+
+def _client(entry: Any) -> Client:
+    try:
+        return client_from_mapping(entry)
+    except ConfigError as error:
+        raise ConfigError(f"clients: {error}") from None
 
 
 def _clock(value: Any) -> dict[str, float | bool]:

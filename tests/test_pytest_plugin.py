@@ -368,7 +368,7 @@ def test_an_error_inside_the_server_fails_the_test_that_caused_it(
 def test_marker_keywords_are_the_python_apis() -> None:
     init = inspect.signature(MockAuth).parameters
     own = {name for name, p in init.items() if p.kind is not inspect.Parameter.VAR_KEYWORD}
-    assert own == {"users", "spec"}
+    assert own == {"users", "clients", "spec"}
     assert "mode" in inspect.signature(MockAuth.fail).parameters
     assert hasattr(MockAuth.from_fixtures(), "clock")
     assert set(marker_keywords()) == own | {"mode", "clock"} | set(Settings.names())
