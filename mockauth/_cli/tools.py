@@ -43,5 +43,8 @@ def run_check(args: argparse.Namespace) -> int:
     for path in args.path:
         fixtures = load_fixtures(path)
         names = ", ".join(user.username for user in fixtures.users)
-        print(f"{path}: ok, {len(fixtures.users)} users ({names})")
+        line = f"{path}: ok, {len(fixtures.users)} users ({names})"
+        if fixtures.clients:
+            line += f", {len(fixtures.clients)} clients ({', '.join(c.client_id for c in fixtures.clients)})"
+        print(line)
     return 0
