@@ -130,3 +130,25 @@ def test_an_outage_goes_back_to_the_app_as_an_oauth_error(page: Any, servers: tu
     page.click("#sign-in")
     expect(page.locator("#error")).to_contain_text("temporarily_unavailable")
     expect(page.locator("#sign-in")).to_be_visible()
+
+
+def test_the_dashboard_lists_clients_and_issues_client_credentials_tokens(page: Any, servers: tuple[str, str]) -> None:
+    from playwright.sync_api import expect
+
+    mock, _ = servers
+    page.goto(f"{mock}/_mockauth/")
+    expect(page.locator("#clients [data-client]")).to_have_count(2)
+    confidential = page.locator('#clients [data-client="demo-client"]')
+    expect(confidential).to_contain_text("confidential")
+    expect(confidential.locator("code")).to_have_text(
+        f"curl -X POST {mock}/oauth/token -u demo-client:demo-secret -d grant_type=client_credentials"
+    )
+    expect(page.locator('#clients [data-client="demo-spa"]')).to_contain_text("PKCE S256")
+    confidential.locator("button.issue-client").click()
+    expect(page.locator("#token-verdict")).to_contain_text("Valid now")
+    expect(page.locator("#token-claims")).to_contain_text('"sub": "demo-client"')
+
+
+def test_the_readme_shows_the_spa_verbatim() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert "```js\n// examples/spa/app.js\n" + (SPA / "app.js").read_text() + "```" in readme

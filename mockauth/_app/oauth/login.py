@@ -48,7 +48,7 @@ def sign_in(app: App, call: Call) -> User:
     else:
         username, password = optional(params, "username"), optional(params, "password")
         if username is None or password is None:
-            raise SignInError(400, "invalid_request", "Enter a username and a password.")
+            raise SignInError(401, "invalid_request", "Enter a username and a password.")
         found = check_password(app, username, password)
         if found is None:
             raise ApiError(401, "invalid_credentials", "The username or password is incorrect.")
