@@ -424,6 +424,31 @@ def test_the_journal_shows_grants_with_their_secrets_redacted(auth: MockAuth, cl
     assert login.user == "admin" and login.params["code_challenge"] == "[redacted]"
 
 
+@pytest.mark.parametrize(("registered", "given", "allowed"), [
+    ("https://app.example.test/cb", "https://app.example.test/cb", True),
+    ("https://app.example.test/cb", "https://app.example.test/cb/", False),
+    ("https://app.example.test/cb", "https://app.example.test/cb?x=1", False),
+    ("https://app.example.test/cb", "https://APP.example.test/cb", False),
+    ("http://127.0.0.1:*", "http://127.0.0.1:49152/any/path?q=1", True),
+    ("http://127.0.0.1:*", "http://127.0.0.1/no-port", True),
+    ("http://127.0.0.1:*", "https://127.0.0.1:5000/", False),
+    ("http://127.0.0.1:*", "http://127.0.0.1.evil.test:5000/", False),
+    ("http://127.0.0.1:*", "http://evil@127.0.0.1:5000/", False),
+    ("http://127.0.0.1:*", "http://127.0.0.1:5000/#frag", False),
+    ("http://127.0.0.1:*", "http://127.0.0.1:99999/", False),
+    ("http://localhost:*/cb", "http://localhost:3000/cb", True),
+    ("http://localhost:*/cb", "http://localhost:3000/other", False),
+    ("http://[::1]:*", "http://[::1]:8080/", True),
+    ("http://127.0.0.1/cb", "http://127.0.0.1:8000/cb", True),  # RFC 8252 7.3: any port
+    ("http://127.0.0.1:8000/cb", "http://127.0.0.1:9000/cb", False),
+    ("com.example.app:/oauth", "com.example.app:/oauth", True),
+])
+def test_redirect_uri_matching(registered: str, given: str, allowed: bool) -> None:
+    from mockauth._clients import redirect_matches
+
+    assert redirect_matches(registered, given) is allowed
+
+
 # -- clients in fixture files ------------------------------------------------------------------
 
 
