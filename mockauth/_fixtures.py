@@ -4,10 +4,10 @@ OAuth clients beside the users are ``_clients.Client``)."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -20,6 +20,7 @@ from ._values import describe as _kind
 
 # Claims the mock sets itself on every token; a user may not override them.
 RESERVED_CLAIMS = frozenset({"sub", "iat", "nbf", "exp", "iss", "aud", "jti"})
+_R = TypeVar("_R", "User", Client)
 _USER_FIELDS = ("username", "password", "email", "claims", "locked", "disabled", "mode")
 
 
@@ -151,24 +152,8 @@ def load_fixtures(path: str | Path) -> Fixtures:
         except ConfigError as error:
             raise FixtureError(f"{file}: {error}") from None
         settings.update(block)
-        entries = document.get("users") or []
-        if not isinstance(entries, list):
-            raise FixtureError(f"{file}: users: must be a list of users, got {_kind(entries)}")
-        for index, entry in enumerate(entries):
-            label = f"users[{index}]"
-            if isinstance(entry, Mapping) and isinstance(entry.get("username"), str):
-                label += f" ({entry['username']})"
-            try:
-                user = user_from_mapping(entry)
-            except ConfigError as error:
-                raise FixtureError(f"{file}: {label}: {error}") from None
-            if user.username in users:
-                raise FixtureError(
-                    f"{file}: {label}: username: {user.username!r} is already defined "
-                    f"in {users[user.username][1]}"
-                )
-            users[user.username] = (user, file)
-        _load_clients(file, document.get("clients") or [], clients)
+        _load_entries(file, document.get("users") or [], "users", "username", user_from_mapping, users)
+        _load_entries(file, document.get("clients") or [], "clients", "client_id", client_from_mapping, clients)
     try:
         Settings(**settings)
     except ConfigError as error:
@@ -179,23 +164,30 @@ def load_fixtures(path: str | Path) -> Fixtures:
     )
 
 
-def _load_clients(file: Path, entries: Any, clients: dict[str, tuple[Client, Path]]) -> None:
+def _load_entries(
+    file: Path,
+    entries: Any,
+    section: str,
+    key: str,
+    build: Callable[[Any], _R],
+    loaded: dict[str, tuple[_R, Path]],
+) -> None:
+    """Add the entries of one file's `section` (users, clients) to `loaded`, by their
+    `key` field; FixtureError names the file, the entry and the field."""
     if not isinstance(entries, list):
-        raise FixtureError(f"{file}: clients: must be a list of clients, got {_kind(entries)}")
+        raise FixtureError(f"{file}: {section}: must be a list of {section}, got {_kind(entries)}")
     for index, entry in enumerate(entries):
-        label = f"clients[{index}]"
-        if isinstance(entry, Mapping) and isinstance(entry.get("client_id"), str):
-            label += f" ({entry['client_id']})"
+        label = f"{section}[{index}]"
+        if isinstance(entry, Mapping) and isinstance(entry.get(key), str):
+            label += f" ({entry[key]})"
         try:
-            client = client_from_mapping(entry)
+            record = build(entry)
         except ConfigError as error:
             raise FixtureError(f"{file}: {label}: {error}") from None
-        if client.client_id in clients:
-            raise FixtureError(
-                f"{file}: {label}: client_id: {client.client_id!r} is already defined "
-                f"in {clients[client.client_id][1]}"
-            )
-        clients[client.client_id] = (client, file)
+        name = getattr(record, key)
+        if name in loaded:
+            raise FixtureError(f"{file}: {label}: {key}: {name!r} is already defined in {loaded[name][1]}")
+        loaded[name] = (record, file)
 
 
 def _read_yaml(file: Path) -> Mapping[str, Any]:

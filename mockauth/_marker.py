@@ -3,10 +3,10 @@ collection and applied after the reset."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._clients import Client, client_from_mapping
 from ._errors import ConfigError
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 # MockAuth(users=..., clients=..., spec=...), MockAuth.fail(mode, ...), MockAuth.clock.
 MARKER_KEYWORDS = ("clients", "clock", "mode", "spec", "users")
 CLOCK_ACTIONS = ("advance", "freeze", "set")
+_R = TypeVar("_R", User, Client)
 
 
 def marker_keywords() -> tuple[str, ...]:
@@ -90,18 +91,8 @@ def parse_marker(kwargs: Mapping[str, Any], base: Path) -> MarkerConfig:
     if kwargs.get("spec") is not None:
         spec = (base / Path(kwargs["spec"])).resolve()
         load_spec(spec)
-    users = None
-    if "users" in kwargs:
-        given = kwargs["users"]
-        if isinstance(given, (str, bytes, Mapping)) or not isinstance(given, Iterable):
-            raise ConfigError(f"users: expected a list of User objects or mappings, got {given!r}")
-        users = tuple(u if isinstance(u, User) else _user(u) for u in given)
-    clients = None
-    if "clients" in kwargs:
-        given = kwargs["clients"]
-        if isinstance(given, (str, bytes, Mapping)) or not isinstance(given, Iterable):
-            raise ConfigError(f"clients: expected a list of Client objects or mappings, got {given!r}")
-        clients = tuple(c if isinstance(c, Client) else _client(c) for c in given)
+    users = _records(kwargs, "users", User, user_from_mapping)
+    clients = _records(kwargs, "clients", Client, client_from_mapping)
     modes = kwargs.get("mode") or ()
     if isinstance(modes, str):
         modes = (modes,)
@@ -115,18 +106,22 @@ def parse_marker(kwargs: Mapping[str, Any], base: Path) -> MarkerConfig:
     return MarkerConfig(settings, spec, users, tuple(modes), _clock(kwargs.get("clock")), clients)
 
 
-def _user(entry: Any) -> User:
-    try:
-        return user_from_mapping(entry)
-    except ConfigError as error:
-        raise ConfigError(f"users: {error}") from None
-
-
-def _client(entry: Any) -> Client:
-    try:
-        return client_from_mapping(entry)
-    except ConfigError as error:
-        raise ConfigError(f"clients: {error}") from None
+def _records(
+    kwargs: Mapping[str, Any], name: str, kind: type[_R], build: Callable[[Any], _R]
+) -> tuple[_R, ...] | None:
+    """The marker's `users` or `clients`: objects or mappings, checked as MockAuth checks them."""
+    if name not in kwargs:
+        return None
+    given = kwargs[name]
+    if isinstance(given, (str, bytes, Mapping)) or not isinstance(given, Iterable):
+        raise ConfigError(f"{name}: expected a list of {kind.__name__} objects or mappings, got {given!r}")
+    records = []
+    for entry in given:
+        try:
+            records.append(entry if isinstance(entry, kind) else build(entry))
+        except ConfigError as error:
+            raise ConfigError(f"{name}: {error}") from None
+    return tuple(records)
 
 
 def _clock(value: Any) -> dict[str, float | bool]:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import contextlib
 import sys
 import urllib.parse
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._app import App, build_app
 from ._clients import Client, client_from_mapping
@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 
     from ._doors.inprocess import Interceptor
     from ._doors.live import Server
+
+
+_R = TypeVar("_R", User, Client)
 
 
 class MockAuth:
@@ -332,16 +335,16 @@ class _Armed:
 
 
 def _as_user(user: User | Mapping[str, Any]) -> User:
-    if isinstance(user, User):
-        return user
-    if isinstance(user, Mapping):
-        return user_from_mapping(user)
-    raise ConfigError(f"users: expected User objects or mappings, got {type(user).__name__}")
+    return _as_record(user, User, user_from_mapping, "users")
 
 
 def _as_client(client: Client | Mapping[str, Any]) -> Client:
-    if isinstance(client, Client):
-        return client
-    if isinstance(client, Mapping):
-        return client_from_mapping(client)
-    raise ConfigError(f"clients: expected Client objects or mappings, got {type(client).__name__}")
+    return _as_record(client, Client, client_from_mapping, "clients")
+
+
+def _as_record(value: Any, kind: type[_R], build: Callable[[Any], _R], what: str) -> _R:
+    if isinstance(value, kind):
+        return value
+    if isinstance(value, Mapping):
+        return build(value)
+    raise ConfigError(f"{what}: expected {kind.__name__} objects or mappings, got {type(value).__name__}")

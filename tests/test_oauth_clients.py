@@ -159,7 +159,9 @@ def test_authlib_public_client_pkce_without_secret(metadata: dict[str, Any]) -> 
     )
     uri, state = session.create_authorization_url(metadata["authorization_endpoint"], code_verifier=verifier)
     callback = click_user(requests.Session(), uri, USER)
-    token = session.fetch_token(metadata["token_endpoint"], authorization_response=callback, code_verifier=verifier)
+    token = session.fetch_token(
+        metadata["token_endpoint"], authorization_response=callback, code_verifier=verifier, state=state
+    )
     assert token["id_token"] and token["refresh_token"]
     assert session.get(metadata["userinfo_endpoint"], timeout=10).json()["email"] == USER
 

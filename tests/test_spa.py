@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import requests
-from frontend_support import CHROMIUM_ARGS, ROOT, chromium, mockauth_serve, static_server
+from frontend_support import ROOT, chromium_browser, mockauth_serve, static_server
 
 pytestmark = pytest.mark.browser
 
@@ -19,14 +19,8 @@ SPA = ROOT / "examples" / "spa"
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    path = chromium()
-    from playwright.sync_api import expect, sync_playwright
-
-    expect.set_options(timeout=15_000)  # a bound, never a measure
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+    with chromium_browser() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture(scope="module")

@@ -123,13 +123,19 @@ def control_set_clock(app: App, call: Call) -> Response:
 def control_list_users(app: App, call: Call) -> Response:
     # Fixture passwords are test data, shown on request so the dashboard can offer a
     # login curl line that works as pasted.
-    passwords = call.request.args.get("passwords", "false")
-    if passwords not in ("true", "false"):
-        raise bad_request("The query parameter 'passwords' must be true or false.")
+    passwords = _flag(call, "passwords")
     return json_response([
-        {**user.public(), "password": user.password} if passwords == "true" else user.public()
+        {**user.public(), "password": user.password} if passwords else user.public()
         for user in app.state.users.all().values()
     ])
+
+
+def _flag(call: Call, name: str) -> bool:
+    """A true/false query parameter, false when absent."""
+    value = call.request.args.get(name, "false")
+    if value not in ("true", "false"):
+        raise bad_request(f"The query parameter {name!r} must be true or false.")
+    return value == "true"
 
 
 def control_add_user(app: App, call: Call) -> Response:
@@ -167,12 +173,8 @@ def control_remove_user(app: App, call: Call) -> Response:
 
 def control_list_clients(app: App, call: Call) -> Response:
     # Fixture secrets are test data, shown on request as passwords are.
-    secrets = call.request.args.get("secrets", "false")
-    if secrets not in ("true", "false"):
-        raise bad_request("The query parameter 'secrets' must be true or false.")
-    return json_response([
-        client.describe(secret=secrets == "true") for client in app.state.clients.all().values()
-    ])
+    secrets = _flag(call, "secrets")
+    return json_response([client.describe(secret=secrets) for client in app.state.clients.all().values()])
 
 
 def control_add_client(app: App, call: Call) -> Response:

@@ -10,25 +10,25 @@ def service_token(mockauth_url):
     return client.fetch_token(config["token_endpoint"], grant_type="client_credentials")
 
 
-def test_client_credentials(mockauth_url):
-    token = service_token(mockauth_url)
-    assert token["token_type"] == "Bearer" and token["scope"] == "api:read"
-    introspected = requests.post(
+def introspect(mockauth_url, token):
+    """What the service called does with the token: ask the server whether it is active."""
+    answer = requests.post(
         mockauth_url + "/oauth/introspect",
         data={"token": token["access_token"]},
         auth=("demo-client", "demo-secret"),
         timeout=5,
-    ).json()
+    )
+    return answer.json()
+
+
+def test_client_credentials(mockauth_url):
+    token = service_token(mockauth_url)
+    assert token["token_type"] == "Bearer" and token["scope"] == "api:read"
+    introspected = introspect(mockauth_url, token)
     assert introspected["active"] and introspected["sub"] == "demo-client"
 
 
 def test_the_service_token_expires(mockauth, mockauth_url):
     token = service_token(mockauth_url)
     mockauth.clock.advance(seconds=token["expires_in"] + 1)
-    introspected = requests.post(
-        mockauth_url + "/oauth/introspect",
-        data={"token": token["access_token"]},
-        auth=("demo-client", "demo-secret"),
-        timeout=5,
-    ).json()
-    assert introspected == {"active": False}
+    assert introspect(mockauth_url, token) == {"active": False}
