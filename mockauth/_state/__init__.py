@@ -39,7 +39,9 @@ class State:
         self.modes = ModeBoard(stores.modes)
         self.users = Users(stores.users, self.modes, fixture_users)
         self.clients = Clients(stores.clients, fixture_clients)
-        self.tokens = Tokens(settings, self.clock, stores.tokens)
+        self.tokens = Tokens(
+            settings, self.clock, stores.tokens, issuers=lambda issuer: self.issuer_accepted(issuer, None)
+        )
         self.grants = Grants(stores.grants, self.clock, settings.refresh_token_lifetime)
         self.journal = Journal(stores.journal)
         # Why the last fixture reload failed, shown on the dashboard until it succeeds.

@@ -159,7 +159,14 @@ class Tokens:
     on first use and published at the JWKS, as OpenID Connect Discovery requires RS256.
     """
 
-    def __init__(self, settings: Settings, clock: Clock, store: TokenStore, keys: Keys | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Clock,
+        store: TokenStore,
+        keys: Keys | None = None,
+        issuers: Callable[[str], bool] | None = None,
+    ) -> None:
         self.settings = settings
         self.clock = clock
         self.store = store
@@ -170,6 +177,8 @@ class Tokens:
         self._id_keys_lock = threading.Lock()
         # Tokens minted outside a request (issue_token, `mockauth token`) name this issuer.
         self.default_issuer = settings.issuer or settings.public_url or DEFAULT_ISSUER
+        # Which iss values are this mock's when a check names none (State knows them all).
+        self.issuers = issuers or (lambda issuer: issuer == self.default_issuer)
 
     @property
     def id_keys(self) -> Keys:
@@ -272,8 +281,8 @@ class Tokens:
     def verify(self, token: str, accept_issuer: Callable[[str], bool] | None = None) -> dict[str, Any]:
         """The claims of a valid access token, or TokenError(code, description).
 
-        `accept_issuer` says which ``iss`` values are this mock's (by default: the
-        configured issuer, or the default one)."""
+        `accept_issuer` says which ``iss`` values are this mock's for the request at
+        hand (by default: every issuer it issued under)."""
         if not _canonical(token):
             raise TokenError("invalid_token", "The access token is malformed.")
         try:
@@ -303,9 +312,7 @@ class Tokens:
         except jwt.PyJWTError:
             raise TokenError("invalid_token", "The access token is malformed.") from None
         issuer = claims["iss"]
-        if not isinstance(issuer, str) or not (
-            accept_issuer(issuer) if accept_issuer else issuer == self.default_issuer
-        ):
+        if not isinstance(issuer, str) or not (accept_issuer or self.issuers)(issuer):
             raise TokenError("invalid_token", "The access token is from another issuer.")
         now = self.clock.now()
         for name in ("exp", "iat", "nbf"):
