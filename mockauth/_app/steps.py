@@ -71,7 +71,9 @@ def check_password(app: App, username: str, password: str) -> User | None:
 
 def request_issuer(call: Call) -> str:
     """The URL this request reached the mock at (``http://127.0.0.1:8765``)."""
-    return call.request.url_root.rstrip("/")
+    request = call.request
+    # Not request.url_root: it builds an IRI (IDNA decoding and all), a tenth of a login.
+    return f"{request.scheme}://{request.host}{request.environ.get('SCRIPT_NAME', '').rstrip('/')}"
 
 
 def issuer_of(app: App, call: Call) -> str:
