@@ -86,6 +86,9 @@ def parse_marker(kwargs: Mapping[str, Any], base: Path) -> MarkerConfig:
         if name not in known:
             raise ConfigError(f"unknown keyword {name!r} (keywords: {', '.join(known)})")
     settings = {k: v for k, v in kwargs.items() if k in Settings.names()}
+    for name in ("tls_cert", "tls_key"):  # files beside the test, as spec= is
+        if isinstance(settings.get(name), str):
+            settings[name] = str((base / settings[name]).resolve())
     Settings().replace(**settings)  # types and ranges, as MockAuth(...) would check them
     spec = None
     if kwargs.get("spec") is not None:

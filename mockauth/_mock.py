@@ -1,8 +1,8 @@
 """MockAuth: the one object every door leads to.
 
 It decides once what the mock is made of (settings, spec, stores), builds the state and
-the app over them, and opens the doors: a live server, ``responses``, the Werkzeug test
-client and httpx.
+the app over them, and opens the doors: a live server (HTTP or HTTPS), ``responses``, the
+Werkzeug test client and httpx (sync and async).
 """
 
 from __future__ import annotations
@@ -272,15 +272,20 @@ class MockAuth:
     # -- doors -------------------------------------------------------------------------
 
     def serve(self, host: str = "127.0.0.1", port: int = 0) -> Server:
-        """A live threaded HTTP server; use as a context manager: ``with auth.serve() as server:``."""
+        """A live threaded HTTP server; use as a context manager: ``with auth.serve() as server:``.
+
+        With the ``tls`` setting it speaks HTTPS: ``server.url`` is https:// and
+        ``server.ca_bundle`` the CA certificate clients must trust."""
         from ._doors.exposure import expose
         from ._doors.live import Server
+        from ._doors.tls import server_tls
 
         exposure = expose(self.app, host)  # off loopback: no default secret, an admin token
         for line in exposure.warnings():
             self.log(line)
         server = Server(
-            self.app, host, port, on_stop=self.check, read_timeout=self.settings.read_timeout
+            self.app, host, port, on_stop=self.check, read_timeout=self.settings.read_timeout,
+            tls=server_tls(self.settings, host),
         )
         server.admin_token = exposure.admin_token
         return server
@@ -304,6 +309,14 @@ class MockAuth:
         from ._doors.inprocess import httpx_transport
 
         return httpx_transport(self.app)
+
+    def async_httpx_transport(self) -> httpx.AsyncBaseTransport:
+        """An async httpx transport that answers in-process, each request in a worker
+        thread so a ``slow`` mode never blocks the event loop:
+        ``httpx.AsyncClient(transport=auth.async_httpx_transport(), base_url=...)``."""
+        from ._doors.inprocess import async_httpx_transport
+
+        return async_httpx_transport(self.app)
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         return self.app(environ, start_response)

@@ -89,6 +89,20 @@ class Settings:
     read_timeout: int = field(
         default=30, metadata=_doc("seconds a live-server client may stay silent mid-request")
     )
+    tls: bool = field(
+        default=False,
+        metadata=_doc(
+            "serve HTTPS with a certificate from mockauth's local certificate authority "
+            "(made once, kept in your data folder: mockauth tls trust)"
+        ),
+    )
+    tls_cert: str | None = field(
+        default=None,
+        metadata=_doc("PEM certificate (and chain) to serve HTTPS with instead; needs tls_key"),
+    )
+    tls_key: str | None = field(
+        default=None, metadata=_doc("PEM private key of tls_cert (unencrypted)")
+    )
     public_url: str | None = field(
         default=None,
         metadata=_doc(
@@ -139,6 +153,12 @@ class Settings:
             raise ConfigError(
                 f"setting 'state': expected memory or redis://HOST:PORT/DB, got {self.state!r}"
             )
+        if (self.tls_cert is None) != (self.tls_key is None):
+            given, missing = ("tls_cert", "tls_key") if self.tls_key is None else ("tls_key", "tls_cert")
+            raise ConfigError(f"setting {given!r}: needs {missing} too (the certificate and its key)")
+        if self.tls_cert is not None:
+            # Your own certificate is served over HTTPS, whether or not `tls` says so.
+            object.__setattr__(self, "tls", True)
         if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", self.state_namespace):
             raise ConfigError(
                 "setting 'state_namespace': 1 to 64 letters, digits, '_', '.' or '-', "

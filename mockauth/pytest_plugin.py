@@ -3,9 +3,11 @@
 Fixtures (function scope unless noted)::
 
     mockauth                the MockAuth object, reset to the fixture state before each test
-    mockauth_url            base URL of the session's live server (started on first use)
+    mockauth_url            (session) base URL of the live server, http:// or https://
+    mockauth_ca_bundle      (session) the CA certificate to trust for an https:// mockauth_url
     mockauth_requests       ``requests`` calls to ``.url`` answered in-process (responses)
     mockauth_httpx          an ``httpx.Client`` whose base URL is answered in-process
+    mockauth_async_httpx    an ``httpx.AsyncClient`` whose base URL is answered in-process
     mockauth_token          factory: valid, expired or tampered tokens for any fixture user
     mockauth_fixtures_path  (session) fixture file or folder; None: the option, ini or bundled
     mockauth_settings       (session) settings for every test's mock, e.g. {"algorithm": "RS256"}
@@ -13,9 +15,16 @@ Fixtures (function scope unless noted)::
     mockauth_target         (session) the --mockauth-target URL, or None
 
 Marker: ``@pytest.mark.mockauth(mode=..., users=..., clock=..., spec=..., <any setting>=...)``.
-Options: ``--mockauth-fixtures``, ``--mockauth-target``, ``--mockauth-spec`` and the ini
-keys ``mockauth_fixtures``, ``mockauth_target``, ``mockauth_spec``, ``mockauth_base_url``,
-``mockauth_passthrough``.
+Options: ``--mockauth-fixtures``, ``--mockauth-target``, ``--mockauth-spec``, ``--mockauth-tls``
+and the ini keys ``mockauth_fixtures``, ``mockauth_target``, ``mockauth_spec``,
+``mockauth_base_url``, ``mockauth_passthrough``, ``mockauth_tls``.
+
+The live server is session-scoped (``mockauth_url`` can feed a session fixture that starts
+your app once); each test that reaches it resets the mock first, and between tests it
+answers from the session's mock in its fixture state. A test whose marker asks for other
+TLS (``tls=True`` in a plain session) is given a server of its own scheme through an
+indirect parametrization, so it shows ``[https]`` in its id and session fixtures built on
+``mockauth_url`` are built again for it.
 
 State lives in ``config.stash`` (and the per-test fixture is a method of a plugin object
 registered with each session), so several pytest sessions in one process (pytester) and
@@ -48,11 +57,14 @@ if TYPE_CHECKING:
 
     from ._doors.inprocess import Interceptor
     from ._doors.live import Server
+    from ._settings import Settings
 
 DEFAULT_BASE_URL = "https://auth.example.test"
 
 
 TEST_CONFIG = pytest.StashKey[MarkerConfig]()
+# The settings that decide what the live server speaks, rather than what the mock says.
+TLS_SETTINGS = ("tls", "tls_cert", "tls_key")
 
 
 # -- session state ---------------------------------------------------------------------
@@ -88,10 +100,12 @@ class State:
     target: str | None
     base_url: str
     passthrough: bool
+    tls: bool = False  # --mockauth-tls or the mockauth_tls ini key
     mocks: dict[tuple[Any, ...], MockAuth] = field(default_factory=dict)
     test: MarkerConfig = NO_CONFIG  # the running test's marker, set by pytest_runtest_setup
     switch: _Switch = field(default_factory=_Switch)
-    server: Server | None = None
+    # Live servers by what they speak: (tls, tls_cert, tls_key), all sharing the switch.
+    servers: dict[tuple[bool, str | None, str | None], Server] = field(default_factory=dict)
 
     def mock(
         self, fixtures: str | Path | None, settings: Mapping[str, Any], spec: Path | None
@@ -109,16 +123,34 @@ class State:
             self.mocks[key] = auth
         return auth
 
-    def live_server(self) -> Server:
-        if self.server is None:
-            from ._doors.live import Server
+    def session_settings(self, settings: Mapping[str, Any]) -> Mapping[str, Any]:
+        """`mockauth_settings`, with ``tls`` on under --mockauth-tls."""
+        return {**settings, "tls": True} if self.tls else settings
 
-            self.server = Server(self.switch).start()
-        return self.server
+    def idle_mock(self, fixtures: str | Path | None, settings: Mapping[str, Any]) -> MockAuth:
+        """The session's own mock: what the live server answers outside tests."""
+        path = self.fixtures if fixtures is None else fixtures
+        return self.mock(path, self.session_settings(settings), self.spec)
+
+    def live_server(self, settings: Settings) -> Server:
+        """The live server speaking what `settings` say (HTTP, or HTTPS with the local
+        CA or the given certificate), started on first use."""
+        key = (settings.tls, settings.tls_cert, settings.tls_key)
+        server = self.servers.get(key)
+        if server is None:
+            from ._doors.live import Server
+            from ._doors.tls import server_tls
+
+            try:
+                tls = server_tls(settings, "127.0.0.1")
+            except MockAuthError as error:
+                pytest.fail(f"mockauth: {error}", pytrace=False)
+            server = self.servers[key] = Server(self.switch, tls=tls).start()
+        return server
 
     def close(self) -> None:
-        server, self.server = self.server, None
-        if server is not None:
+        servers, self.servers = list(self.servers.values()), {}
+        for server in servers:
             server.stop()
 
 
@@ -140,6 +172,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--mockauth-spec", metavar="PATH", default=None,
         help="OpenAPI document the mock serves (default: the bundled openapi.yaml)",
     )
+    group.addoption(
+        "--mockauth-tls", action="store_true", default=None,
+        help="serve mockauth_url over HTTPS with a certificate from mockauth's local CA "
+        "(mockauth_ca_bundle is the CA to trust)",
+    )
     parser.addini(
         "mockauth_fixtures", "mockauth: fixture file or folder (as --mockauth-fixtures)", default=""
     )
@@ -158,6 +195,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "mockauth: let mockauth_requests pass other URLs to the network (default: true); "
         "false makes them raise ConnectionError",
         type="bool", default=True,
+    )
+    parser.addini(
+        "mockauth_tls", "mockauth: serve mockauth_url over HTTPS (as --mockauth-tls)",
+        type="bool", default=False,
     )
 
 
@@ -195,7 +236,8 @@ def _state_from(config: pytest.Config) -> State:
     if target is not None:
         target = _check_url("--mockauth-target", target)
     base_url = _check_url("mockauth_base_url", str(config.getini("mockauth_base_url")))
-    return State(fixtures, spec, target, base_url, bool(config.getini("mockauth_passthrough")))
+    tls = bool(config.getoption("mockauth_tls") or config.getini("mockauth_tls"))
+    return State(fixtures, spec, target, base_url, bool(config.getini("mockauth_passthrough")), tls)
 
 
 def _check_url(name: str, url: str) -> str:
@@ -220,29 +262,63 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         state.close()
 
 
+def _marker_kwargs(node: pytest.Item, name: str) -> dict[str, Any] | None:
+    """The keywords of the test's mockauth markers, the closest (the function's) winning;
+    None without a marker."""
+    markers = list(node.iter_markers("mockauth"))
+    if not markers:
+        return None
+    kwargs: dict[str, Any] = {}
+    for marker in reversed(markers):
+        if marker.args:
+            raise pytest.UsageError(
+                f"{name}: @pytest.mark.mockauth: takes keywords only, got {marker.args!r}"
+            )
+        kwargs.update(marker.kwargs)
+    return kwargs
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test whose marker sets tls, tls_cert or tls_key reaches a live server of its own
+    kind: the session server fixture is parametrized with them for that test (pytest
+    then groups such tests, and rebuilds the session fixtures that depend on it)."""
+    if "_mockauth_server" not in metafunc.fixturenames:
+        return
+    kwargs = _marker_kwargs(metafunc.definition, metafunc.definition.nodeid)
+    if not kwargs or not set(TLS_SETTINGS) & set(kwargs) or metafunc.config.stash[STATE].target:
+        return
+    try:
+        config = parse_marker(kwargs, metafunc.definition.path.parent)
+    except MockAuthError:
+        return  # reported at the end of collection, with the test's name
+    wanted = tuple(sorted((k, v) for k, v in config.settings.items() if k in TLS_SETTINGS))
+    https = bool(config.settings.get("tls") or config.settings.get("tls_cert"))
+    metafunc.parametrize(
+        "_mockauth_server", [wanted], ids=["https" if https else "http"], indirect=True, scope="session"
+    )
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     state = config.stash[STATE]
     for item in items:
-        markers = list(item.iter_markers("mockauth"))
-        if markers:
-            kwargs: dict[str, Any] = {}
-            for marker in reversed(markers):  # the closest marker (the function's) wins
-                if marker.args:
-                    raise pytest.UsageError(
-                        f"{item.nodeid}: @pytest.mark.mockauth: takes keywords only, "
-                        f"got {marker.args!r}"
-                    )
-                kwargs.update(marker.kwargs)
+        kwargs = _marker_kwargs(item, item.nodeid)
+        if kwargs is not None:
             try:
                 item.stash[TEST_CONFIG] = parse_marker(kwargs, item.path.parent)
             except MockAuthError as error:
                 raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.mockauth: {error}") from None
+        names = getattr(item, "fixturenames", None)
         if state.target is None:
+            # The live server is session-scoped, so asking for it (mockauth_url, or a
+            # session fixture built on it) does not reset the mock by itself: a test that
+            # reaches it gets the per-test fixture as if it had asked for `mockauth`.
+            if isinstance(names, list) and "_mockauth_server" in names and "_mockauth_current" not in names:
+                names.insert(0, "_mockauth_current")
             continue
-        if markers:
+        if kwargs is not None:
             what = "@pytest.mark.mockauth(" + ", ".join(sorted(kwargs)) + ")"
             item.add_marker(pytest.mark.skip(reason=skip_reason(what, state.target)))
-        elif "mockauth" in getattr(item, "fixturenames", ()):
+        elif "mockauth" in (names or ()):
             what = "the mockauth fixture: modes, clock, journal, users"
             item.add_marker(pytest.mark.skip(reason=skip_reason(what, state.target)))
 
@@ -297,7 +373,8 @@ class _PerTest:
             yield None
             return
         config = state.test
-        settings = {**mockauth_settings, **config.settings} if config.settings else mockauth_settings
+        session = state.session_settings(mockauth_settings)
+        settings = {**session, **config.settings} if config.settings else session
         fixtures = state.fixtures if mockauth_fixtures_path is None else mockauth_fixtures_path
         auth = state.mock(fixtures, settings, config.spec or state.spec)
         auth.reset()
@@ -305,8 +382,17 @@ class _PerTest:
             config.apply(auth)
         state.switch.app = auth.app
         yield auth
-        # A request that raised inside the app (a bug, answered 500) fails the test that sent it.
-        auth.check()
+        try:
+            # A request that raised inside the app (a bug, answered 500) fails the test that sent it.
+            auth.check()
+        finally:
+            if state.servers:
+                # Between tests, a session-scoped client of the live server (an app started
+                # once) gets the session's mock in its fixture state, never the modes or
+                # users this test left behind.
+                idle = state.idle_mock(mockauth_fixtures_path, mockauth_settings)
+                idle.reset()
+                state.switch.app = idle.app
 
 
 @pytest.fixture
@@ -318,14 +404,59 @@ def mockauth(_mockauth_current: MockAuth | None) -> MockAuth:
     return _mockauth_current
 
 
-@pytest.fixture
-def mockauth_url(pytestconfig: pytest.Config, _mockauth_current: MockAuth | None) -> str:
-    """Base URL of a live HTTP server on 127.0.0.1 (one a session, started on first use),
-    or the --mockauth-target URL."""
-    state = pytestconfig.stash[STATE]
+@pytest.fixture(scope="session")
+def _mockauth_server(
+    request: pytest.FixtureRequest,
+    mockauth_fixtures_path: str | Path | None,
+    mockauth_settings: Mapping[str, Any],
+) -> Server | None:
+    """The live server of the session (None under --mockauth-target). Until a test uses
+    the mock, it answers from the session's own mock, so an app started once for the
+    session can read the discovery document and the JWKS as it starts."""
+    state = request.config.stash[STATE]
     if state.target is not None:
-        return state.target
-    return state.live_server().url
+        return None
+    idle = state.idle_mock(mockauth_fixtures_path, mockauth_settings)
+    if state.switch.app is None:
+        state.switch.app = idle.app
+    # A marker's tls, tls_cert or tls_key, through pytest_generate_tests.
+    wanted: tuple[tuple[str, Any], ...] = getattr(request, "param", ())
+    try:
+        settings = idle.settings.replace(**dict(wanted))
+    except MockAuthError as error:
+        pytest.fail(f"mockauth: {error}", pytrace=False)
+    return state.live_server(settings)
+
+
+@pytest.fixture(scope="session")
+def mockauth_url(pytestconfig: pytest.Config, _mockauth_server: Server | None) -> str:
+    """Base URL of the live server on 127.0.0.1 (one a session, started on first use):
+    https:// under --mockauth-tls, the ``tls`` setting or a ``tls=True`` marker; or the
+    --mockauth-target URL. Session-scoped: a session fixture may start an app with it."""
+    if _mockauth_server is None:
+        target = pytestconfig.stash[STATE].target
+        assert target is not None
+        return target
+    return _mockauth_server.url
+
+
+@pytest.fixture(scope="session")
+def mockauth_ca_bundle(pytestconfig: pytest.Config) -> str:
+    """The CA certificate (PEM file) an https:// ``mockauth_url`` chains to: mockauth's
+    local CA, made on first use. Give it to clients: ``requests.get(url,
+    verify=mockauth_ca_bundle)``, ``ssl.create_default_context(cafile=mockauth_ca_bundle)``
+    for httpx, ``SSL_CERT_FILE`` for a subprocess. Under --mockauth-target: certifi's
+    bundle of public CAs, which ``requests`` trusts by default."""
+    if pytestconfig.stash[STATE].target is not None:
+        import certifi
+
+        return str(certifi.where())
+    from ._doors.tls import local_ca
+
+    try:
+        return str(local_ca().cert_path)
+    except MockAuthError as error:
+        pytest.fail(f"mockauth: {error}", pytrace=False)
 
 
 @dataclass(frozen=True)
@@ -357,10 +488,9 @@ def mockauth_httpx(
 ) -> Iterator[httpx.Client]:
     """An ``httpx.Client`` with ``base_url`` set, answered in-process (a real client of
     --mockauth-target under that option): ``mockauth_httpx.post("/auth/login", data=...)``."""
-    try:
-        import httpx
-    except ImportError:
-        pytest.fail("mockauth_httpx needs httpx: pip install 'mockauth[httpx]'", pytrace=False)
+    _require_httpx("mockauth_httpx")
+    import httpx
+
     if _mockauth_current is None:
         assert mockauth_target is not None
         client = httpx.Client(base_url=mockauth_target)
@@ -369,6 +499,36 @@ def mockauth_httpx(
         client = httpx.Client(base_url=mockauth_base_url, transport=transport)
     with client:
         yield client
+
+
+@pytest.fixture
+def mockauth_async_httpx(
+    _mockauth_current: MockAuth | None, mockauth_base_url: str, mockauth_target: str | None
+) -> httpx.AsyncClient:
+    """An ``httpx.AsyncClient`` with ``base_url`` set, answered in-process, each request
+    in a worker thread (a real client of --mockauth-target under that option):
+    ``await mockauth_async_httpx.post("/auth/login", data=...)``.
+
+    A plain fixture, not an async one, so it works under pytest-asyncio, anyio's plugin
+    or any other: it holds no connection, so there is nothing to close."""
+    _require_httpx("mockauth_async_httpx")
+    import httpx
+
+    if _mockauth_current is None:
+        assert mockauth_target is not None
+        # No kept-alive connection outlives a request: none is left for teardown to close
+        # outside the test's event loop.
+        limits = httpx.Limits(max_keepalive_connections=0)
+        return httpx.AsyncClient(base_url=mockauth_target, limits=limits)
+    transport = _mockauth_current.async_httpx_transport()
+    return httpx.AsyncClient(base_url=mockauth_base_url, transport=transport)
+
+
+def _require_httpx(fixture: str) -> None:
+    try:
+        import httpx  # noqa: F401
+    except ImportError:
+        pytest.fail(f"{fixture} needs httpx: pip install 'mockauth[httpx]'", pytrace=False)
 
 
 @pytest.fixture

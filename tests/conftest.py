@@ -9,6 +9,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
@@ -18,6 +19,23 @@ from mockauth import MockAuth
 
 USER = "user@example.com"
 PASSWORD = "secretpassword"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def mockauth_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """mockauth's data folder (its local CA) for this run, never the real one in your
+    home; set in the environment, so the mockauth commands the tests start use it too."""
+    folder = tmp_path_factory.mktemp("mockauth-data")
+    os.environ["MOCKAUTH_DATA_DIR"] = str(folder)
+    return folder
+
+
+@pytest.fixture
+def pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """pytester, with pytest-asyncio's loop scope set for the suites it runs: they have no
+    ini that sets it, and pytest-asyncio (a test extra) warns in every session without."""
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-o asyncio_default_fixture_loop_scope=function")
+    return pytester
 
 
 def login(client: Client, username: str = USER, password: str = PASSWORD, **kwargs: Any) -> TestResponse:

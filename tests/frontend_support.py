@@ -85,7 +85,7 @@ def mockauth_serve(*args: str) -> Iterator[Served]:
                 raise AssertionError(
                     f"mockauth serve exited {process.returncode}:\n{served.output()}"
                 )
-            found = re.search(r"serving (http://\S+)", "".join(served.stdout))
+            found = re.search(r"serving (https?://\S+)", "".join(served.stdout))
             return found.group(1) if found else None
 
         served.url = wait_for(started, "mockauth serve to print its URL")
@@ -134,9 +134,7 @@ def chromium() -> str:
     if path and not _playwright_available():
         missing = "playwright is not installed (pip install -e '.[test]')"
     if missing:
-        if os.environ.get("CI"):
-            pytest.fail(f"browser tests need Chromium in CI: {missing}")
-        pytest.skip(missing)
+        _unavailable(missing)
     assert path is not None
     return path
 
@@ -154,6 +152,22 @@ def chromium_browser() -> Iterator[Any]:
         launched = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
         yield launched
         launched.close()
+
+
+def certutil() -> str:
+    """NSS's certutil (Debian's libnss3-tools), which trusts a CA in the certificate store
+    Chromium reads on Linux; in CI its absence fails the test, elsewhere it skips it."""
+    path = shutil.which("certutil")
+    if path is None:
+        _unavailable("no certutil on PATH (apt-get install libnss3-tools)")
+    assert path is not None
+    return path
+
+
+def _unavailable(missing: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"browser tests need this in CI: {missing}")
+    pytest.skip(missing)
 
 
 def _playwright_available() -> bool:

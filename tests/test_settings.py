@@ -23,6 +23,9 @@ def test_defaults_are_valid() -> None:
         ({"access_token_lifetime": True}, "expected int"),
         ({"max_body_size": "big"}, "expected int"),
         ({"issuer": ""}, "'issuer': must not be empty"),
+        ({"tls_cert": "server.pem"}, "'tls_cert': needs tls_key too"),
+        ({"tls_key": "server-key.pem"}, "'tls_key': needs tls_cert too"),
+        ({"tls": "yes"}, "'tls': expected bool"),
     ],
 )
 def test_bad_settings(values: dict[str, object], words: str) -> None:
@@ -58,3 +61,9 @@ def test_cli_text_is_parsed_into_the_settings_types() -> None:
 
 def test_public_settings_hide_the_secret() -> None:
     assert Settings().public()["secret"] == "[redacted]"
+
+
+def test_your_own_certificate_means_https() -> None:
+    assert not Settings().tls
+    assert Settings(tls_cert="server.pem", tls_key="server-key.pem").tls
+    assert parse_setting("tls", "true") is True

@@ -1,4 +1,4 @@
-"""The ``mockauth`` command: serve, token, check, contract.
+"""The ``mockauth`` command: serve, token, check, contract, tls.
 
 Each subcommand lives in a module of its own; ``main`` loads only the one it runs.
 """
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from .._errors import MockAuthError
 from .._version import __version__
-from . import contract, serve, tools
+from . import contract, serve, tls, tools
 from .common import Parser, UsageError
 
 
@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_parser(commands)
     tools.add_parsers(commands)
     contract.add_parser(commands)
+    tls.add_parser(commands)
     return parser
 
 

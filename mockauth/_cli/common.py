@@ -28,12 +28,15 @@ class UsageError(Exception):
 def add_settings(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("settings (also the keys of a fixture file's settings: block)")
     for field in dataclasses.fields(Settings):
+        # A yes/no setting alone means yes: `--tls` is `--tls true`.
+        switch: dict[str, Any] = {"nargs": "?", "const": "true"} if isinstance(field.default, bool) else {}
         group.add_argument(
             "--" + field.name.replace("_", "-"),
             dest=field.name,
             metavar=field.name.upper(),
             default=None,
             help=f"{field.metadata['help']} (default: {_shown(field.default)})",
+            **switch,
         )
 
 

@@ -15,6 +15,7 @@ from .._version import __version__
 from .common import DEFAULT_PORT, UsageError, add_settings, load
 
 if TYPE_CHECKING:
+    from .._doors.tls import ServerTLS
     from .watch import FixtureWatcher
 
 
@@ -110,8 +111,13 @@ def run_serve(args: argparse.Namespace) -> int:
                 arming_from_spec(spec, source="cli")
         except MockAuthError as error:
             raise UsageError(f"--mode {spec}: {error}") from None
+    from .._doors.tls import server_tls
+
+    # Before any server starts: a certificate that is unreadable, expired or not the
+    # key's is one line and exit status 2.
+    tls = server_tls(auth.settings, args.host, log=auth.log)
     if args.workers is not None:
-        return _serve_production(auth, args)
+        return _serve_production(auth, args, tls)
     from .._doors.live import Server
 
     # Ctrl-C and SIGTERM only set an event, so neither can interrupt start-up or
@@ -121,10 +127,10 @@ def run_serve(args: argparse.Namespace) -> int:
         signal.signal(signum, lambda *_: stop.set())
     server = Server(
         auth.app, args.host, args.port, quiet=False, on_stop=None,
-        read_timeout=auth.settings.read_timeout,
+        read_timeout=auth.settings.read_timeout, tls=tls,
     )
     server.start()
-    _print_banner(auth, server.url)
+    _print_banner(auth, server.url, tls)
     watcher = _watch(auth) if args.watch else None
     while not stop.wait(0.5):
         pass
@@ -136,7 +142,7 @@ def run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _serve_production(auth: MockAuth, args: argparse.Namespace) -> int:
+def _serve_production(auth: MockAuth, args: argparse.Namespace, tls: ServerTLS | None) -> int:
     from .._doors import production as _production
 
     threads = args.threads or _production.DEFAULT_THREADS
@@ -149,7 +155,7 @@ def _serve_production(auth: MockAuth, args: argparse.Namespace) -> int:
         )
 
     def ready(url: str) -> None:
-        _print_banner(auth, url)
+        _print_banner(auth, url, tls)
         where = f"  server: gunicorn, {args.workers} worker(s) x {threads} threads"
         if per_worker:
             where += f"; {_production.STATE_NOTE} (control-API changes answer 409)"
@@ -158,7 +164,8 @@ def _serve_production(auth: MockAuth, args: argparse.Namespace) -> int:
         print(where, flush=True)
 
     _production.serve(
-        auth.app, args.host, args.port, workers=args.workers, threads=threads, on_ready=ready
+        auth.app, args.host, args.port, workers=args.workers, threads=threads, on_ready=ready,
+        tls=tls,
     )
     auth.stores.close()
     print("mockauth: stopped", flush=True)
@@ -188,7 +195,7 @@ def _expose(auth: MockAuth, host: str) -> None:
         print(f"mockauth: {line}", file=sys.stderr, flush=True)
 
 
-def _print_banner(auth: MockAuth, url: str) -> None:
+def _print_banner(auth: MockAuth, url: str, tls: ServerTLS | None = None) -> None:
     settings = auth.settings
     issuer = settings.issuer or settings.public_url or url
     print(f"mockauth {__version__} serving {url}  ({settings.algorithm}, issuer {issuer!r})")
@@ -211,6 +218,18 @@ def _print_banner(auth: MockAuth, url: str) -> None:
     for arming in auth.modes.armed():
         if arming.source == "cli":
             print(f"  armed: {arming.mode.name} {arming.as_dict()}")
+    if tls is not None:
+        _print_tls(tls, url)
     # Passwords stay in the fixture file: nothing secret goes to the log.
     print(f"  try: curl -X POST {url}/auth/login -d username=USER -d password=PASSWORD")
     print(f"  dashboard: {url}/_mockauth/   (Ctrl-C to stop)", flush=True)
+
+
+def _print_tls(tls: ServerTLS, url: str) -> None:
+    if tls.ca_bundle is None:
+        print(f"  HTTPS: your certificate {tls.cert_file} (key {tls.key_file})")
+        return
+    from .tls import trust_lines
+
+    print(f"  HTTPS: a certificate for {', '.join(tls.names)} from mockauth's local CA, renewed while serving")
+    print("\n".join(trust_lines(tls.ca_bundle, url)))

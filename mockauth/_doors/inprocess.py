@@ -1,8 +1,9 @@
-"""The in-process doors: ``responses`` for ``requests``, a transport for httpx, and the
-one WSGI call they share. No socket is opened."""
+"""The in-process doors: ``responses`` for ``requests``, transports for httpx (sync and
+async), and the one WSGI call they share. No socket is opened."""
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import sys
@@ -137,6 +138,13 @@ class Interceptor:
         return self.mock.calls
 
 
+def _hung_up(request: httpx.Request) -> Exception:
+    """What httpx raises when a real server closes the connection without an answer."""
+    import httpx
+
+    return httpx.RemoteProtocolError("Server disconnected without sending a response.", request=request)
+
+
 def httpx_transport(app: WSGIApp) -> httpx.BaseTransport:
     """An httpx transport answering in-process; ``disconnect`` raises httpx.RemoteProtocolError
     as a real server hanging up would."""
@@ -149,9 +157,40 @@ def httpx_transport(app: WSGIApp) -> httpx.BaseTransport:
                     app, request.method, str(request.url), request.headers, request.read()
                 )
             except Disconnected as error:
-                raise httpx.RemoteProtocolError(
-                    "Server disconnected without sending a response.", request=request
-                ) from error
+                raise _hung_up(request) from error
             return httpx.Response(status, headers=headers, content=body, request=request)
 
     return Transport()
+
+
+def async_httpx_transport(app: WSGIApp) -> httpx.AsyncBaseTransport:
+    """An async httpx transport answering in-process, under asyncio or trio (anyio).
+
+    Each request runs in a worker thread: the app is synchronous, and a ``slow`` mode
+    sleeping in the event loop's own thread would stall every other task. So requests
+    run concurrently, and the client's read timeout holds as against a real server
+    (``httpx.ReadTimeout``; the abandoned request finishes in its thread). ``disconnect``
+    raises httpx.RemoteProtocolError, as a real server hanging up would.
+    """
+    import anyio
+    import anyio.to_thread
+    import httpx
+
+    class AsyncTransport(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            body = await request.aread()
+            answer = functools.partial(call_app, app, request.method, str(request.url), request.headers, body)
+            read_timeout = request.extensions.get("timeout", {}).get("read")
+            try:
+                with anyio.move_on_after(read_timeout) as waited:
+                    status, headers, content = await anyio.to_thread.run_sync(answer, abandon_on_cancel=True)
+            except Disconnected as error:
+                raise _hung_up(request) from error
+            if waited.cancelled_caught:
+                raise httpx.ReadTimeout(
+                    f"mockauth did not answer within the client's read timeout ({read_timeout} s)",
+                    request=request,
+                )
+            return httpx.Response(status, headers=headers, content=content, request=request)
+
+    return AsyncTransport()

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import socket
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import BaseWSGIServer, ThreadedWSGIServer, WSGIRequestHandler
 
 from .._errors import ServerError
+
+if TYPE_CHECKING:
+    import ssl
+
+    from .tls import ServerTLS
 
 WSGIApp = Callable[..., Any]
 SHUTDOWN_TIMEOUT = 5.0
@@ -91,10 +97,37 @@ def _handler(quiet: bool, timeout: float | None) -> type[_Handler]:
     return type("MockAuthRequestHandler", (_Handler,), {"quiet": quiet, "timeout": timeout})
 
 
+class _ThreadedServer(ThreadedWSGIServer):
+    """Werkzeug's threaded server; over HTTPS, each connection's TLS handshake runs in
+    its own request thread (Werkzeug would run it in the accept loop, where one silent
+    client stalls every other), after a look at whether it speaks TLS at all."""
+
+    tls: ServerTLS | None = None
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        # An answer goes out in several small writes (over TLS, after the session
+        # tickets): with Nagle's algorithm they waited for the client's delayed ACKs, and
+        # an HTTPS login on loopback took 21 ms instead of 5 (bench/RESULTS.md).
+        with contextlib.suppress(OSError):
+            request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.tls is None:
+            super().finish_request(request, client_address)
+            return
+        from .tls import PlainHTTP
+
+        try:
+            connection = self.tls.wrap_socket(request)
+        except PlainHTTP:
+            return  # answered or closed already; socketserver closes `request`
+        with connection:
+            super().finish_request(connection, client_address)
+
+
 class Server:
     """A threaded Werkzeug server in a background thread, bound to 127.0.0.1 and a free
     port by default. Use it as a context manager; shutdown waits at most 5 seconds.
     A client silent for `read_timeout` seconds mid-request is cut off (408 mid-body).
+    With `tls` it speaks HTTPS only (``url`` is https://, ``ca_bundle`` the CA to trust).
 
     >>> with auth.serve() as server:  # doctest: +SKIP
     ...     requests.post(server.url + "/auth/login", data={...})
@@ -109,8 +142,10 @@ class Server:
         on_stop: Callable[[], None] | None = None,
         quiet: bool = True,
         read_timeout: float | None = READ_TIMEOUT,
+        tls: ServerTLS | None = None,
     ) -> None:
         self.app = app
+        self.tls = tls
         self.host = host
         self.requested_port = port
         self.on_stop = on_stop
@@ -130,7 +165,13 @@ class Server:
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
+
+    @property
+    def ca_bundle(self) -> str | None:
+        """The certificate of mockauth's local CA, which clients must trust to reach
+        `url`; None over plain HTTP or with your own certificate."""
+        return self.tls.ca_bundle if self.tls is not None else None
 
     def start(self) -> Server:
         # Bind here rather than in Werkzeug, which prints and exits the process when the
@@ -143,11 +184,15 @@ class Server:
                 f"cannot listen on {self.host}:{self.requested_port}: {error.strerror or error}"
             ) from None
         with listener:
-            self._server = make_server(
-                self.host, listener.getsockname()[1], self.app, threaded=True,
-                request_handler=_handler(self.quiet, self.read_timeout),
+            self._server = server = _ThreadedServer(
+                self.host, listener.getsockname()[1], self.app,
+                handler=_handler(self.quiet, self.read_timeout),
                 fd=listener.fileno(),
             )
+        if self.tls is not None:
+            server.tls = self.tls
+            # Werkzeug only asks whether it is set: the environ then says https.
+            server.ssl_context = cast("ssl.SSLContext", self.tls)
         self._thread = threading.Thread(target=self._run, name=f"mockauth-server-{self.port}", daemon=True)
         self._thread.start()
         return self
@@ -171,6 +216,8 @@ class Server:
             thread.join(SHUTDOWN_TIMEOUT)
             if thread.is_alive():
                 raise ServerError(f"the server thread did not stop within {SHUTDOWN_TIMEOUT} s")
+        if self.tls is not None:
+            self.tls.close()
         if self._crash is not None:
             crash, self._crash = self._crash, None
             raise ServerError(f"the server loop crashed: {crash!r}") from crash

@@ -19,9 +19,12 @@ from __future__ import annotations
 import errno
 import os
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._errors import Disconnected, ServerError
+
+if TYPE_CHECKING:
+    from .tls import ServerTLS
 
 WSGIApp = Callable[..., Any]
 # Seconds gunicorn waits for requests in flight when told to stop, as Server.stop() does.
@@ -56,9 +59,11 @@ def serve(
     workers: int,
     threads: int = DEFAULT_THREADS,
     on_ready: Callable[[str], None] | None = None,
+    tls: ServerTLS | None = None,
 ) -> None:
     """Serve `app` on gunicorn until SIGINT or SIGTERM; `on_ready` gets the URL once
-    the socket listens. Raises ServerError when gunicorn is not installed."""
+    the socket listens. With `tls`, HTTPS only. Raises ServerError when gunicorn is not
+    installed."""
     try:
         from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
     except ImportError:
@@ -72,7 +77,7 @@ def serve(
         bound_host, bound_port = server.LISTENERS[0].sock.getsockname()[:2]
         shown = f"[{bound_host}]" if ":" in bound_host else bound_host
         if on_ready is not None:
-            on_ready(f"http://{shown}:{bound_port}")
+            on_ready(f"{'https' if tls else 'http'}://{shown}:{bound_port}")
 
     bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     options: dict[str, Any] = {
@@ -86,6 +91,13 @@ def serve(
         "proc_name": "mockauth",
         "when_ready": when_ready,
     }
+    if tls is not None:
+        # gunicorn turns TLS on when it has a certificate file; the `ssl_context` hook then
+        # hands each connection to `tls` (the plain-HTTP answer, the handshake's time
+        # limit, the renewed certificate) instead of a context of gunicorn's own.
+        options["certfile"] = str(tls.cert_file)
+        options["keyfile"] = str(tls.key_file)
+        options["ssl_context"] = lambda config, default_factory: tls
 
     class _Gunicorn(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
@@ -104,3 +116,6 @@ def serve(
         # The arbiter exits the process on SIGINT/SIGTERM; a clean stop is a return.
         if stop.code not in (0, None):
             raise ServerError(f"gunicorn stopped with status {stop.code}") from None
+    finally:
+        if tls is not None and os.getpid() == arbiter:
+            tls.close()
