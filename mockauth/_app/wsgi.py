@@ -150,7 +150,7 @@ class App:
     def cors(self, request: Request, response: Response) -> None:
         """CORS headers on any answer to an allowed browser origin; none for the others."""
         origin = request.headers.get("Origin")
-        if origin is None or origin == request.host_url.rstrip("/"):
+        if origin is None or origin == f"{request.scheme}://{request.host}":
             return  # not a cross-origin request (the login page's form posts to its own origin)
         if _cors.allowed(origin, self.settings.cors_origins):
             _cors.add_headers(response.headers, origin)
