@@ -3,7 +3,10 @@ OAuth clients beside the users are ``_clients.Client``)."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,14 +23,24 @@ from ._values import describe as _kind
 
 # Claims the mock sets itself on every token; a user may not override them.
 RESERVED_CLAIMS = frozenset({"sub", "iat", "nbf", "exp", "iss", "aud", "jti"})
+_USER_FIELDS = (
+    "username", "password", "email", "claims", "locked", "disabled", "mode", "mfa", "password_expired",
+)
+# What a user's `mfa:` may hold: an RFC 6238 secret, a fixed development code, or both.
+MFA_FIELDS = ("totp_secret", "code")
+_MFA_EXAMPLE = '{totp_secret: JBSWY3DPEHPK3PXP} or {code: "123456"}'
+_BASE32 = re.compile(r"[A-Za-z2-7]+=*")
+# The shortest TOTP secret taken: 80 bits, what many authenticator setups hand out.
+MIN_SECRET_BITS = 80
 _R = TypeVar("_R", "User", Client)
-_USER_FIELDS = ("username", "password", "email", "claims", "locked", "disabled", "mode")
 
 
 @dataclass(frozen=True)
 class User:
     """A user the mock knows. ``mode`` is an error mode that always applies to this user,
-    e.g. ``"account_locked"`` or ``"slow:delay=2"``."""
+    e.g. ``"account_locked"`` or ``"slow:delay=2"``. ``mfa`` asks for a one-time code after
+    the password (``{"totp_secret": BASE32}`` and/or a fixed ``{"code": "123456"}``);
+    ``password_expired`` asks for a new password first."""
 
     username: str
     password: str = field(repr=False)
@@ -36,6 +49,8 @@ class User:
     locked: bool = False
     disabled: bool = False
     mode: str | None = None
+    mfa: Mapping[str, str] | None = field(default=None, repr=False)
+    password_expired: bool = False
 
     def __post_init__(self) -> None:
         problem = _user_problem(dataclasses.asdict(self))
@@ -51,7 +66,13 @@ class User:
             "locked": self.locked,
             "disabled": self.disabled,
             "mode": self.mode,
+            "mfa": {name: "[redacted]" for name in self.mfa} if self.mfa else None,
+            "password_expired": self.password_expired,
         }
+
+    def record(self) -> dict[str, Any]:
+        """Everything, secrets included: what a store keeps, what a change starts from."""
+        return {**self.public(), "password": self.password, "mfa": dict(self.mfa) if self.mfa else None}
 
 
 def user_from_mapping(entry: Any) -> User:
@@ -91,7 +112,7 @@ def _user_problem(entry: Mapping[str, Any]) -> str | None:
             check_json(claims)
         except ValueError as error:
             return f"claims: {error}"
-    for key in ("locked", "disabled"):
+    for key in ("locked", "disabled", "password_expired"):
         if key in entry and not isinstance(entry[key], bool):
             return f"{key}: must be true or false, got {_kind(entry[key])}"
     mode = entry.get("mode")
@@ -102,7 +123,39 @@ def _user_problem(entry: Mapping[str, Any]) -> str | None:
             parse_spec(mode)
         except ConfigError as error:
             return f"mode: {error}"
+    if entry.get("mfa") is not None:
+        return _mfa_problem(entry["mfa"])
     return None
+
+
+def _mfa_problem(mfa: Any) -> str | None:
+    if not isinstance(mfa, Mapping):
+        return f"mfa: must be a mapping like {_MFA_EXAMPLE}, got {_kind(mfa)}"
+    if not mfa:
+        return f"mfa: needs totp_secret, code or both, like {_MFA_EXAMPLE}"
+    for key in mfa:
+        if key not in MFA_FIELDS:
+            return f"mfa.{key}: unknown (keys: {', '.join(MFA_FIELDS)})"
+    secret = mfa.get("totp_secret")
+    if "totp_secret" in mfa and not (isinstance(secret, str) and _base32(secret)):
+        return (
+            f"mfa.totp_secret: must be an RFC 6238 secret in base32 (A-Z and 2-7) of at least "
+            f"{MIN_SECRET_BITS} bits ({MIN_SECRET_BITS // 5} characters), like JBSWY3DPEHPK3PXP"
+        )
+    code = mfa.get("code")
+    if "code" in mfa and not (isinstance(code, str) and len(code) == 6 and code.isascii() and code.isdigit()):
+        return f'mfa.code: must be 6 digits in quotes, like "123456", got {_kind(code)}'
+    return None
+
+
+def _base32(text: str) -> bool:
+    if not _BASE32.fullmatch(text):
+        return False
+    bare = text.rstrip("=").upper()
+    try:
+        return len(base64.b32decode(bare + "=" * (-len(bare) % 8))) * 8 >= MIN_SECRET_BITS
+    except binascii.Error:
+        return False
 
 
 @dataclass(frozen=True)

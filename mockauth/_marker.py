@@ -85,11 +85,14 @@ def parse_marker(kwargs: Mapping[str, Any], base: Path) -> MarkerConfig:
     for name in kwargs:
         if name not in known:
             raise ConfigError(f"unknown keyword {name!r} (keywords: {', '.join(known)})")
-    settings = {k: v for k, v in kwargs.items() if k in Settings.names()}
+    given = {k: v for k, v in kwargs.items() if k in Settings.names()}
     for name in ("tls_cert", "tls_key"):  # files beside the test, as spec= is
-        if isinstance(settings.get(name), str):
-            settings[name] = str((base / settings[name]).resolve())
-    Settings().replace(**settings)  # types and ranges, as MockAuth(...) would check them
+        if isinstance(given.get(name), str):
+            given[name] = str((base / given[name]).resolve())
+    checked = Settings().replace(**given)  # types and ranges, as MockAuth(...) would check them
+    # As Settings holds them (a policy mapping as a PasswordPolicy, a list of origins as a
+    # tuple): hashable, so the plugin can keep one mock per distinct settings.
+    settings = {name: getattr(checked, name) for name in given}
     spec = None
     if kwargs.get("spec") is not None:
         spec = (base / Path(kwargs["spec"])).resolve()

@@ -15,7 +15,7 @@ from typing import Any
 from ._errors import ModeError
 from ._values import is_number, is_whole
 
-TOKEN_OPERATIONS = ("login", "refresh", "token")
+TOKEN_OPERATIONS = ("login", "refresh", "mfa", "password", "token")
 # The OAuth 2.0 / OpenID Connect endpoints. The login page (authorize, authorize_login)
 # and end_session answer browsers, with pages and redirects rather than JSON.
 BROWSER_OPERATIONS = ("authorize", "authorize_login", "end_session", "end_session_post")
@@ -24,10 +24,17 @@ OAUTH_OPERATIONS = (
     "oauth_authorization_server",
 )
 API_OPERATIONS = (
-    "login", "refresh", "me", "logout", "jwks", "openid_configuration", "health", *OAUTH_OPERATIONS,
+    "login", "refresh", "me", "logout", "jwks", "openid_configuration", "health", "mfa", "password",
+    *OAUTH_OPERATIONS,
 )
+# The steps of a login: the password, then a one-time code or a new password when the
+# user is challenged. Each answers tokens, or the next challenge.
+LOGIN_OPERATIONS = ("login", "mfa", "password")
 # Where the `expire` effect issues already-expired tokens rather than refusing one.
-ISSUING_OPERATIONS = ("login", "token")
+ISSUING_OPERATIONS = (*LOGIN_OPERATIONS, "token")
+# The one-time code a challenge made by the mfa_required mode accepts (besides the
+# user's own, when it has one), so any user can pass it.
+DEVELOPMENT_CODE = "123456"
 _EVERYWHERE = frozenset(API_OPERATIONS)
 _JSON = _EVERYWHERE - frozenset(BROWSER_OPERATIONS)
 _PASSWORD_CHECKS = frozenset({"login", "token", "authorize_login"})
@@ -43,7 +50,9 @@ class Mode:
     delay: wait ``delay`` seconds first (combines with any other mode);
     malformed: 200 with a JSON content type and a body that is not JSON;
     incomplete: 200 with valid JSON that lacks ``access_token``;
-    disconnect: close the connection without an answer.
+    disconnect: close the connection without an answer;
+    challenge: a correct password answers 403 with a challenge (an mfa_token or a
+    change_token) instead of tokens.
     """
 
     name: str
@@ -78,23 +87,27 @@ MODES: dict[str, Mode] = {
             401, "invalid_credentials", "The username or password is incorrect.",
         ),
         Mode(
-            "expired_token", "expire", _BEARER | {"login", "refresh", "token"},
-            "Login issues tokens that are already expired; token checks answer token_expired.",
+            "expired_token", "expire", _BEARER | {"login", "refresh", "mfa", "password", "token"},
+            "Login (and its mfa and password steps) and the token endpoint issue tokens that are "
+            "already expired; token checks answer token_expired.",
             401, "token_expired", "The token has expired.",
         ),
         Mode(
-            "invalid_token", "error", _BEARER | {"refresh", "token"},
-            "Every token is refused as invalid (401 invalid_token).",
+            "invalid_token", "error", _BEARER | {"refresh", "mfa", "password", "token"},
+            "Every token is refused as invalid (401 invalid_token), mfa_token and change_token too "
+            "(the token endpoint 400 invalid_grant).",
             401, "invalid_token", "The token is invalid.",
         ),
         Mode(
-            "account_locked", "error", _PASSWORD_CHECKS | {"refresh"},
-            "Login and refresh answer 403: the account is locked (the token endpoint 400 invalid_grant).",
+            "account_locked", "error", _PASSWORD_CHECKS | {"refresh", "mfa", "password"},
+            "Login, refresh and the mfa and password steps answer 403: the account is locked "
+            "(the token endpoint 400 invalid_grant, the login page its error).",
             403, "account_locked", "The account is locked.",
         ),
         Mode(
-            "account_disabled", "error", _PASSWORD_CHECKS | {"refresh"},
-            "Login and refresh answer 403: the account is disabled (the token endpoint 400 invalid_grant).",
+            "account_disabled", "error", _PASSWORD_CHECKS | {"refresh", "mfa", "password"},
+            "Login, refresh and the mfa and password steps answer 403: the account is disabled "
+            "(the token endpoint 400 invalid_grant, the login page its error).",
             403, "account_disabled", "The account is disabled.",
         ),
         Mode(
@@ -130,6 +143,18 @@ MODES: dict[str, Mode] = {
         Mode(
             "disconnect", "disconnect", _EVERYWHERE,
             "The connection closes with no response at all.",
+        ),
+        Mode(
+            "mfa_required", "challenge", frozenset({"login", "authorize_login"}),
+            "A correct password answers 403 mfa_required with an mfa_token; POST /auth/mfa "
+            f"takes it with the code {DEVELOPMENT_CODE} (or the user's own).",
+            403, "mfa_required", "A one-time code is required to finish signing in.",
+        ),
+        Mode(
+            "password_expired", "challenge", frozenset({"login", "authorize_login"}),
+            "A correct password answers 403 password_expired with a change_token; POST "
+            "/auth/password takes it with any new password the password_policy allows.",
+            403, "password_expired", "The password has expired; choose a new one.",
         ),
     ]
 }

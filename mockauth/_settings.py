@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._errors import ConfigError
+from ._values import is_whole
 
 ALGORITHMS = ("HS256", "RS256", "ES256")
 # Known to every copy of mockauth: fine on loopback, refused on any other address.
@@ -21,6 +22,45 @@ DEFAULT_ISSUER = "http://127.0.0.1:8765"
 
 def _doc(text: str) -> dict[str, str]:
     return {"help": text}
+
+
+# The rules of a password policy: each the least count of something a new password needs.
+_POLICY_RULES: dict[str, tuple[typing.Callable[[str], int], str]] = {
+    "min_length": (len, "characters"),
+    "uppercase": (lambda text: sum(c.isupper() for c in text), "uppercase letters"),
+    "lowercase": (lambda text: sum(c.islower() for c in text), "lowercase letters"),
+    "digits": (lambda text: sum(c.isdigit() for c in text), "digits"),
+    "symbols": (lambda text: sum(not c.isalnum() for c in text), "symbols (neither letters nor digits)"),
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class PasswordPolicy:
+    """What a new password needs (``POST /auth/password``): each rule is a least count.
+
+    Given as a mapping (``{min_length: 12, digits: 1}`` in YAML or Python) or, on the
+    command line, as ``min_length=12,digits=1``.
+    """
+
+    min_length: int = 8
+    uppercase: int = 0
+    lowercase: int = 0
+    digits: int = 0
+    symbols: int = 0
+
+    def broken_rule(self, password: str) -> tuple[str, str] | None:
+        """The first rule `password` breaks, as (rule, what it needs), or None."""
+        for rule, (count, what) in _POLICY_RULES.items():
+            needed: int = getattr(self, rule)
+            if count(password) < needed:
+                return rule, f"at least {needed} {what}"
+        return None
+
+    def as_dict(self) -> dict[str, int]:
+        return dataclasses.asdict(self)
+
+    def __str__(self) -> str:
+        return ",".join(f"{rule}={value}" for rule, value in self.as_dict().items() if value)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -103,6 +143,19 @@ class Settings:
     tls_key: str | None = field(
         default=None, metadata=_doc("PEM private key of tls_cert (unencrypted)")
     )
+    password_policy: PasswordPolicy = field(
+        default=PasswordPolicy(),
+        metadata=_doc(
+            "what a new password needs at POST /auth/password, as least counts: "
+            "min_length=12,uppercase=1,lowercase=1,digits=1,symbols=1"
+        ),
+    )
+    mfa_max_attempts: int = field(
+        default=5, metadata=_doc("wrong one-time codes in a row before the account locks")
+    )
+    challenge_lifetime: int = field(
+        default=300, metadata=_doc("seconds an mfa_token or change_token stays valid (mock clock)")
+    )
     public_url: str | None = field(
         default=None,
         metadata=_doc(
@@ -115,6 +168,7 @@ class Settings:
     def __post_init__(self) -> None:
         # A list from YAML or a comma-separated string from Python, checked once here.
         object.__setattr__(self, "cors_origins", parse_origins(self.cors_origins))
+        object.__setattr__(self, "password_policy", parse_policy(self.password_policy))
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             expected = _TYPES[f.name]
@@ -136,7 +190,7 @@ class Settings:
             raise ConfigError("setting 'admin_token': must be at least 16 characters")
         for name in (
             "access_token_lifetime", "refresh_token_lifetime", "max_body_size", "journal_size",
-            "read_timeout",
+            "read_timeout", "mfa_max_attempts", "challenge_lifetime",
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"setting {name!r}: must be a positive number")
@@ -224,7 +278,36 @@ def parse_setting(name: str, text: str) -> Any:
             raise ConfigError(f"setting {name!r}: expected a whole number, got {text!r}") from None
     if name == "cors_origins":
         return parse_origins(text)
+    if name == "password_policy":
+        return parse_policy(text)
     return text
+
+
+def parse_policy(value: Any) -> PasswordPolicy:
+    """A password policy from a mapping of rules, or ``min_length=12,digits=1`` text."""
+    if isinstance(value, PasswordPolicy):
+        return value
+    where = "setting 'password_policy'"
+    rules = ", ".join(_POLICY_RULES)
+    if isinstance(value, str):
+        pairs = [item.strip() for item in value.split(",") if item.strip()]
+        given: dict[str, Any] = {}
+        for pair in pairs:
+            rule, sep, number = (part.strip() for part in pair.partition("="))
+            if not sep or not number.isdigit():
+                raise ConfigError(f"{where}: expected RULE=NUMBER[,RULE=NUMBER...], got {pair!r}")
+            given[rule] = int(number)
+        value = given
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where}: expected a mapping of rules ({rules}), got {value!r}")
+    for rule, number in value.items():
+        if rule not in _POLICY_RULES:
+            raise ConfigError(f"{where}: unknown rule {rule!r} (rules: {rules})")
+        if not is_whole(number) or not 0 <= number <= 1024:
+            raise ConfigError(f"{where}: {rule} must be a whole number from 0 to 1024, got {number!r}")
+    if value.get("min_length", 1) < 1:
+        raise ConfigError(f"{where}: min_length must be at least 1")
+    return PasswordPolicy(**value)
 
 
 _ORIGIN = re.compile(

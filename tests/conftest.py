@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import hashlib
+import hmac
 import itertools
 import os
 import shutil
@@ -44,6 +46,14 @@ def login(client: Client, username: str = USER, password: str = PASSWORD, **kwar
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def rfc6238(secret: bytes, at: float, digits: int = 6) -> str:
+    """TOTP written out from RFC 4226 5.3 and RFC 6238 4 (SHA-1, 30 s), independent of pyotp."""
+    digest = hmac.new(secret, int(at // 30).to_bytes(8, "big"), hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    number = int.from_bytes(digest[offset:offset + 4], "big") & 0x7FFFFFFF
+    return str(number % 10**digits).zfill(digits)
 
 
 def assert_error(response: TestResponse, status: int, error: str) -> dict[str, Any]:

@@ -8,6 +8,7 @@ served from a second loopback port, so every call it makes is a cross-origin one
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -177,6 +178,8 @@ EVERY_MODE: dict[str, tuple[dict[str, str], str]] = {
     "incomplete_response": ({"operation": "login"}, "HTTP 200 incomplete_response"),
     # No times: a browser may retry a request whose connection dropped, once.
     "disconnect": ({"operation": "login", "times": ""}, "network_error"),
+    "mfa_required": ({"operation": "login"}, "the mock asks for a one-time code"),
+    "password_expired": ({"user": "user@example.com"}, "choose a new password"),
 }
 
 
@@ -197,7 +200,7 @@ def test_every_mode_armed_on_the_dashboard_reaches_the_page(pages: Pages) -> Non
             pages.app.click("#call-me")
         else:
             pages.sign_in()
-        where = "#log" if mode in ("expired_token", "slow") else "#error"
+        where = "#log" if mode in ("expired_token", "slow", "mfa_required", "password_expired") else "#error"
         expect(pages.app.locator(where), f"mode {mode}").to_contain_text(shown)
         if mode == "disconnect":
             pages.dashboard.locator("#armed li[data-mode=disconnect] button.disarm").click()
@@ -205,6 +208,60 @@ def test_every_mode_armed_on_the_dashboard_reaches_the_page(pages: Pages) -> Non
         # Spent (times=1) or disarmed: nothing armed from the dashboard is left over.
         armed = requests.get(f"{pages.mock}/_mockauth/modes", timeout=10).json()["armed"]
         assert [a["name"] for a in armed if a["source"] == "api"] == [], mode
+
+
+def test_the_page_passes_both_challenge_screens(pages: Pages) -> None:
+    from playwright.sync_api import expect
+
+    app, error = pages.app, pages.app.locator("#error")
+    # A one-time code: read off the dashboard, as a person testing the page would.
+    app.fill("#username", "mfa@example.com")
+    pages.sign_in()
+    expect(app.locator("#mfa-form")).to_be_visible()
+    expect(app.locator("#login-form")).to_be_hidden()
+    app.fill("#code", "000000")
+    app.click("#verify")
+    expect(error).to_contain_text("HTTP 401 invalid_mfa_code")
+    expect(error).to_contain_text("4 attempts left")
+    code = pages.dashboard.locator('.user[data-user="mfa@example.com"] .otp b')
+    expect(code).to_have_text(re.compile(r"^\d{6}$"))
+    expect(pages.dashboard.locator('.user[data-user="mfa@example.com"] .otp-left')).to_contain_text("s left")
+    app.fill("#code", code.inner_text())
+    app.click("#verify")
+    expect(app.locator("#signed-in")).to_have_text("Signed in as mfa@example.com")
+    expect(error).to_be_hidden()
+    app.click("#logout")
+    expect(app.locator("#login-form")).to_be_visible()
+    # An expired password: the policy shown, a weak one refused, a new one taken.
+    app.fill("#username", "expired@example.com")
+    pages.sign_in()
+    expect(app.locator("#password-form")).to_be_visible()
+    expect(app.locator("#policy")).to_have_text("It needs at least 8 characters.")
+    app.fill("#new-password", "short")
+    app.click("#change-password")
+    expect(error).to_contain_text("HTTP 400 weak_password")
+    expect(error).to_contain_text("at least 8 characters")
+    app.fill("#new-password", "a-brand-new-password")
+    app.click("#change-password")
+    expect(app.locator("#signed-in")).to_have_text("Signed in as expired@example.com")
+    # A challenge mode for a user that has none, asked for with the header: code 123456.
+    app.click("#logout")
+    app.fill("#username", "user@example.com")
+    app.select_option("#ask-mode", "mfa_required")
+    pages.sign_in()
+    app.fill("#code", "123456")
+    app.click("#verify")
+    expect(app.locator("#signed-in")).to_have_text("Signed in as user@example.com")
+    calls = [(e["operation"], e["status"], e["error"]) for e in pages.journal() if e["method"] == "POST"]
+    assert calls == [
+        ("login", 403, "mfa_required"), ("mfa", 401, "invalid_mfa_code"), ("mfa", 200, None), ("logout", 204, None),
+        ("login", 403, "password_expired"), ("password", 400, "weak_password"), ("password", 200, None),
+        ("logout", 204, None), ("login", 403, "mfa_required"), ("mfa", 200, None),
+    ]
+    form = {"username": "expired@example.com", "password": "secretpassword"}
+    assert requests.post(f"{pages.mock}/auth/login", data=form, timeout=10).status_code == 401
+    form["password"] = "a-brand-new-password"
+    assert requests.post(f"{pages.mock}/auth/login", data=form, timeout=10).status_code == 200
 
 
 def test_dashboard_screenshot(pages: Pages, tmp_path: Path) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,6 +17,7 @@ from pathlib import Path
 import jwt
 import pytest
 import requests
+from conftest import rfc6238
 
 from mockauth import Settings, __version__
 from mockauth._cli import build_parser
@@ -100,6 +104,10 @@ def test_serve_from_any_directory_with_modes_and_settings(tmp_path: Path) -> Non
         (["serve", "--mode", "explode"], "--mode explode"),
         (["serve", "--mode", "slow:times=0"], "times"),
         (["token", "nobody@example.com"], "nobody@example.com"),
+        (["totp", "nobody@example.com"], "nobody@example.com"),
+        (["totp", "mfa@example.com", "--server", "http://127.0.0.1:9"], "--server http://127.0.0.1:9: no answer"),
+        (["serve", "--password-policy", "min_length=twelve"], "--password-policy"),
+        (["serve", "--password-policy", "colour=1"], "unknown rule 'colour'"),
         (["check", "/no/such/file.yaml"], "/no/such/file.yaml"),
         (["frobnicate"], "frobnicate"),
     ],
@@ -133,9 +141,58 @@ def test_token_prints_a_valid_token() -> None:
     assert claims["sub"] == "admin" and claims["exp"] < time.time()
 
 
+def test_totp_prints_the_code_from_the_fixtures_or_a_running_mock() -> None:
+    secret = base64.b32decode("JBSWY3DPEHPK3PXP")
+    before = rfc6238(secret, time.time())
+    result = run("totp", "mfa@example.com")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() in {before, rfc6238(secret, time.time())}  # a step may turn meanwhile
+    assert run("totp", "user@example.com").stdout.strip() == "123456"  # no mfa: the development code
+    with serving("--port", "0", "--mode", "mfa_required:user=user@example.com") as (process, url, _):
+        form = {"username": "user@example.com", "password": "secretpassword"}
+        challenge = requests.post(url + "/auth/login", data=form, timeout=10).json()
+        assert challenge["error"] == "mfa_required"
+        code = run("totp", "user@example.com", "--server", url).stdout.strip()
+        done = requests.post(url + "/auth/mfa", data={"mfa_token": challenge["mfa_token"], "code": code}, timeout=10)
+        assert done.status_code == 200
+        # --server reads the running mock's clock: a day ahead here, so another code.
+        requests.post(url + "/_mockauth/clock", json={"action": "freeze", "at": 1_900_000_000}, timeout=10)
+        remote = run("totp", "mfa@example.com", "--server", url)
+        assert remote.stdout.strip() == rfc6238(secret, 1_900_000_000), remote.stderr
+        form["username"] = "mfa@example.com"
+        challenge = requests.post(url + "/auth/login", data=form, timeout=10).json()
+        done = requests.post(url + "/auth/mfa", data={"mfa_token": challenge["mfa_token"], "code": remote.stdout.strip()}, timeout=10)
+        assert done.status_code == 200
+        unknown = run("totp", "nobody", "--server", url)
+        stop(process)
+    assert unknown.returncode == 2 and "'nobody': not on the mock at" in unknown.stderr
+
+
+def test_the_readme_challenge_lines_work_as_pasted() -> None:
+    if not shutil.which("curl"):
+        if os.environ.get("CI"):
+            pytest.fail("curl is missing")
+        pytest.skip("no curl on PATH")
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("## Challenges: one-time codes and expired passwords", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```bash\n(.*?)```", section, re.S)
+    # What each block prints, in order, against a fresh `mockauth serve`.
+    expected = [('"error":"mfa_required"', 1), ('"access_token"', 1), ('"error":"password_expired"', 1),
+                ('"access_token"', 2), ('"access_token"', 1)]
+    assert len(blocks) == len(expected)
+    # As after `pip install`: the mockauth command on PATH, the shell the reader has.
+    env = {**os.environ, "PATH": f"{Path(MOCKAUTH).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    with serving("--port", "0") as (process, url, _):
+        for block, (words, count) in zip(blocks, expected, strict=True):
+            script = "set -euo pipefail\n" + block.replace("http://127.0.0.1:8765", url)
+            done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60, env=env)
+            assert done.returncode == 0 and done.stdout.count(words) == count, (block, done.stdout, done.stderr)
+        stop(process)
+
+
 def test_check_good_and_bad_files(tmp_path: Path) -> None:
     good = run("check", "fixtures")
-    assert good.returncode == 0 and "ok, 5 users" in good.stdout
+    assert good.returncode == 0 and "ok, 7 users" in good.stdout
     bad = tmp_path / "users.yaml"
     bad.write_text("users:\n  - username: ann\n    password: pw\n  - username: bob\n    claims: {}\n")
     result = run("check", str(bad))

@@ -237,10 +237,12 @@ def check_claims(w: Walker, values: list[str]) -> None:
     for user in w.auth.users.values():
         if user.locked or user.disabled:
             continue
-        body = w.code_flow(w.client(), scope="openid profile email") if user.username == "admin" else None
-        form = {"grant_type": "password", "username": user.username, "password": user.password,
-                "scope": "openid profile email"}
-        body = body or w.token(w.client("password"), form).get_json()
+        # Signed in as the login page would (challenges passed), then the code exchanged.
+        verifier, challenge = pkce_pair()
+        code = w.auth.authorize(client_id=w.client(), user=user.username, redirect_uri=REDIRECT,
+                                scope="openid profile email", code_challenge=challenge, code_challenge_method="S256")
+        form = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT, "code_verifier": verifier}
+        body = w.token(w.client(), form).get_json()
         seen |= set(w.id_claims(body["id_token"]))
         userinfo = w.get(urlsplit(w.document["userinfo_endpoint"]).path,
                          headers={"Authorization": "Bearer " + body["access_token"]})

@@ -123,6 +123,8 @@ def test_every_mode_under_every_scope_over_http(live: str, auth: MockAuth, name:
         assert response.status_code == 200 and "access_token" not in response.json()
     elif mode.effect == "expire":
         assert response.json()["expires_in"] < 0
+    elif mode.effect == "challenge":
+        assert (response.status_code, response.json()["error"]) == (403, mode.error)
     else:
         assert response.status_code == 200 and auth.journal.entries()[-1].modes == ("slow",)
     if scope in ("times", "header"):  # used up, or never armed: the next request is normal

@@ -15,7 +15,7 @@ from conftest import PASSWORD, USER, assert_error, bearer, login
 from werkzeug.test import Client, TestResponse
 
 from mockauth import MODES, Disconnected, MockAuth, ModeError
-from mockauth._modes import API_OPERATIONS, BROWSER_OPERATIONS
+from mockauth._modes import API_OPERATIONS, BROWSER_OPERATIONS, LOGIN_OPERATIONS
 
 # Each test that uses `auth` runs on every store (see conftest.py).
 STORES = ("memory", "redis", "redis-pair")
@@ -33,6 +33,16 @@ def prepare(auth: MockAuth, client: Client, operation: str, username: str = USER
         return lambda: client.post("/auth/refresh", data={"refresh_token": tokens.pop()})
     if operation in OAUTH_REQUESTS:
         return OAUTH_REQUESTS[operation](auth, client, username, password)
+    if operation == "mfa":
+        # A fixed code: a TOTP code passes once a step, and these send up to three times.
+        auth.add_user({"username": "code@example.com", "password": "codepassword", "mfa": {"code": "654321"}})
+        tokens = [login(client, "code@example.com", "codepassword").get_json()["mfa_token"] for _ in range(4)]
+        return lambda: client.post("/auth/mfa", data={"mfa_token": tokens.pop(), "code": "654321"})
+    if operation == "password":
+        tokens = [login(client, "expired@example.com", "secretpassword").get_json()["change_token"] for _ in range(4)]
+        return lambda: client.post(
+            "/auth/password", data={"change_token": tokens.pop(), "new_password": f"new-password-{len(tokens)}"}
+        )
     token = auth.issue_token(username)
     paths = {
         "me": ("GET", "/auth/me"),
@@ -94,6 +104,11 @@ REDIRECTED = {429: "temporarily_unavailable", 500: "server_error", 503: "tempora
 def assert_oauth_mode_answer(name: str, operation: str, response: TestResponse) -> bool:
     """The shapes of the OAuth endpoints; False when the operation answers as elsewhere."""
     mode = MODES[name]
+    if operation == "authorize_login" and mode.effect == "challenge":
+        # The second step of the login page: a one-time code, or a new password.
+        kind = "mfa" if name == "mfa_required" else "password"
+        assert response.status_code == 200 and f'data-kind="{kind}"' in response.get_data(as_text=True)
+        return True
     if operation in ("authorize", "authorize_login") and mode.effect == "error":
         if mode.error in ("invalid_credentials", "account_locked", "account_disabled"):
             # The login page again, with the error on it, as a real server shows it.
@@ -132,7 +147,7 @@ def assert_mode_answer(auth: MockAuth, client: Client, name: str, operation: str
         if mode.status == 401 and operation in ("me", "logout"):
             assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
     elif mode.effect == "expire":
-        if operation == "login":
+        if operation in LOGIN_OPERATIONS:
             body = response.get_json()
             assert response.status_code == 200 and body["expires_in"] < 0
             claims = jwt.decode(body["access_token"], options={"verify_signature": False})
@@ -148,6 +163,10 @@ def assert_mode_answer(auth: MockAuth, client: Client, name: str, operation: str
         body = response.get_json()
         assert response.status_code == 200 and isinstance(body, dict)
         assert "access_token" not in body
+    elif mode.effect == "challenge":
+        body = assert_error(response, 403, mode.error or "")
+        assert isinstance(body["mfa_token" if mode.error == "mfa_required" else "change_token"], str)
+        assert response.headers["Cache-Control"] == "no-store"
     elif mode.effect == "delay":
         assert response.status_code in (200, 204, 302, 303)
         entry = auth.journal.entries()[-1]

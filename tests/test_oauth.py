@@ -234,6 +234,49 @@ def test_a_session_expires_on_the_clock_and_with_its_account(auth: MockAuth) -> 
     assert query_of(browser.get("/oauth/authorize", query_string=silent).headers["Location"])["error"] == "login_required"
 
 
+def login_page_form(client: Client, username: str, password: str) -> TestResponse:
+    query = {"response_type": "code", "client_id": "demo-client", "redirect_uri": REDIRECT, "state": "s"}
+    page = client.get("/oauth/authorize", query_string=query)
+    return client.post("/oauth/authorize", data={
+        **hidden_fields(page.get_data(as_text=True)), "username": username, "password": password,
+    })
+
+
+def test_a_one_time_code_is_the_login_pages_second_step(auth: MockAuth, client: Client) -> None:
+    step = login_page_form(client, "mfa@example.com", "secretpassword")
+    assert step.status_code == 200 and 'data-kind="mfa"' in step.get_data(as_text=True)
+    fields = hidden_fields(step.get_data(as_text=True))
+    wrong = client.post("/oauth/authorize", data={**fields, "code": "000000"})
+    assert wrong.status_code == 401 and 'data-kind="mfa"' in wrong.get_data(as_text=True)
+    assert "id=error" in wrong.get_data(as_text=True)
+    code, _ = auth.state.challenges.current_code(auth.user("mfa@example.com"))
+    right = client.post("/oauth/authorize", data={**hidden_fields(wrong.get_data(as_text=True)), "code": code})
+    assert right.status_code == 303 and "code" in query_of(right.headers["Location"])
+    # The password grant has no second step to ask: refused, never a way around the code.
+    refused = token(client, {"grant_type": "password", "username": "mfa@example.com", "password": "secretpassword"})
+    assert "one-time code" in assert_error(refused, 400, "invalid_grant")["error_description"]
+
+
+def test_an_expired_password_is_changed_on_the_login_page(client: Client) -> None:
+    step = login_page_form(client, "expired@example.com", "secretpassword")
+    assert 'data-kind="password"' in step.get_data(as_text=True)
+    weak = client.post("/oauth/authorize", data={**hidden_fields(step.get_data(as_text=True)), "new_password": "x"})
+    assert weak.status_code == 400 and 'data-kind="password"' in weak.get_data(as_text=True)
+    changed = client.post("/oauth/authorize", data={
+        **hidden_fields(weak.get_data(as_text=True)), "new_password": "a-new-long-password",
+    })
+    assert changed.status_code == 303 and "code" in query_of(changed.headers["Location"])
+    password_grant(client, "expired@example.com", "a-new-long-password")  # the new one, at once
+
+
+def test_the_mfa_required_mode_reaches_the_login_page(auth: MockAuth, client: Client) -> None:
+    auth.fail("mfa_required", operation="authorize_login", times=1)
+    step = login_page_form(client, "admin", "adminpassword")
+    assert 'data-kind="mfa"' in step.get_data(as_text=True)
+    done = client.post("/oauth/authorize", data={**hidden_fields(step.get_data(as_text=True)), "code": "123456"})
+    assert done.status_code == 303
+
+
 def test_one_click_is_off_behind_an_admin_token() -> None:
     auth = MockAuth.from_fixtures(admin_token="a-long-admin-token-0123")
     client = Client(auth.app)

@@ -163,6 +163,8 @@ EXPECTED = {
     "slow:delay=0.2": (200, None),
     "malformed_response": (200, None),
     "incomplete_response": (200, None),
+    "mfa_required": (403, "mfa_required"),
+    "password_expired": (403, "password_expired"),
 }
 
 

@@ -117,7 +117,7 @@ def test_readme_shows_every_example_verbatim() -> None:
 def test_examples_pass_in_a_downstream_project(pytester: pytest.Pytester) -> None:
     copy_examples(pytester)
     result = pytester.runpytest("-p", "no:cacheprovider", "--import-mode=importlib")
-    result.assert_outcomes(passed=25)
+    result.assert_outcomes(passed=27)
 
 
 def test_examples_against_a_real_deployment_skip_mock_only_tests(
@@ -129,8 +129,9 @@ def test_examples_against_a_real_deployment_skip_mock_only_tests(
         "-rs", "--import-mode=importlib", "--mockauth-target", target, "--ignore=test_example_rs256.py"
     )
     # Mock-only: the 4 tests of the mockauth fixture, the 4 with a marker, the 2 expired
-    # tokens, and the 3 OAuth examples that drive the mock's clock or its login page.
-    result.assert_outcomes(passed=11, skipped=13)
+    # tokens, the 2 that read a one-time code or change a password, and the 3 OAuth
+    # examples that drive the mock's clock or its login page.
+    result.assert_outcomes(passed=11, skipped=15)
     result.stdout.fnmatch_lines([
         "SKIPPED*test_example_marker.py*needs mock-only control (@pytest.mark.mockauth(mode))*",
         "SKIPPED*test_example_mock_control.py*needs mock-only control (the mockauth fixture*"

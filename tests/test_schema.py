@@ -45,7 +45,7 @@ def test_stateful_phase_followed_the_links() -> None:
 
 # Every mode whose answers the spec describes. malformed_response, incomplete_response
 # and disconnect break the contract on purpose: that is what they are for.
-CONFORMING_MODES = sorted(name for name, mode in MODES.items() if mode.effect in ("error", "expire", "delay"))
+CONFORMING_MODES = sorted(name for name, mode in MODES.items() if mode.effect in ("error", "expire", "delay", "challenge"))
 
 
 @pytest.mark.parametrize("name", CONFORMING_MODES)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import inspect
+from pathlib import Path
 
 import pytest
 
 from mockauth import ConfigError, MockAuth, Settings
-from mockauth._settings import parse_setting
+from mockauth._marker import parse_marker
+from mockauth._settings import PasswordPolicy, parse_setting
 
 
 def test_defaults_are_valid() -> None:
@@ -67,3 +69,34 @@ def test_your_own_certificate_means_https() -> None:
     assert not Settings().tls
     assert Settings(tls_cert="server.pem", tls_key="server-key.pem").tls
     assert parse_setting("tls", "true") is True
+
+
+def test_the_password_policy_is_the_same_at_every_entry_point(tmp_path: Path) -> None:
+    policy = PasswordPolicy(min_length=12, digits=1)
+    rules = {"min_length": 12, "digits": 1}
+    assert parse_setting("password_policy", "min_length=12, digits=1") == policy  # the flag
+    assert MockAuth(password_policy=rules).settings.password_policy == policy  # the keyword
+    path = tmp_path / "users.yaml"
+    path.write_text("settings:\n  password_policy: {min_length: 12, digits: 1}\nusers: []\n")
+    assert MockAuth.from_fixtures(path).settings.password_policy == policy  # the YAML key
+    assert parse_marker({"password_policy": rules}, tmp_path).settings == {"password_policy": policy}
+    assert str(policy) == "min_length=12,digits=1"
+    assert Settings(password_policy=policy).public()["password_policy"] == {
+        "min_length": 12, "uppercase": 0, "lowercase": 0, "digits": 1, "symbols": 0,
+    }
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("min_length=twelve", "expected RULE=NUMBER"),
+        ("colour=1", "unknown rule 'colour'"),
+        ({"min_length": 0}, "min_length must be at least 1"),
+        ({"digits": True}, "digits must be a whole number"),
+        ({"symbols": 2000}, "symbols must be a whole number from 0 to 1024"),
+        (["min_length"], "expected a mapping of rules"),
+    ],
+)
+def test_bad_password_policies(value: object, words: str) -> None:
+    with pytest.raises(ConfigError, match=words):
+        Settings(password_policy=value)  # type: ignore[arg-type]

@@ -24,7 +24,7 @@ def test_auth_operations_are_not_control_and_control_ones_are() -> None:
     spec = load_spec()
     auth_ops = {op.operation_id for op in spec.operations if not op.control}
     assert auth_ops == {
-        "login", "refresh", "me", "logout", "jwks", "openid_configuration", "health", "openapi",
+        "login", "refresh", "me", "logout", "jwks", "openid_configuration", "health", "openapi", "mfa", "password",
         "oauth_authorization_server", "authorize", "authorize_login", "token", "userinfo", "userinfo_post",
         "introspect", "revoke", "end_session", "end_session_post",
     }

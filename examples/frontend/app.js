@@ -1,6 +1,7 @@
 "use strict";
 // A login client with no framework: fetch, an access token kept in memory, one refresh
-// and retry when the mock says token_expired, and every error shown as the mock sent it.
+// and retry when the mock says token_expired, a screen for each challenge a login may
+// meet (a one-time code, a new password), and every error shown as the mock sent it.
 
 const $ = (id) => document.getElementById(id);
 const query = new URLSearchParams(location.search);
@@ -10,12 +11,14 @@ $("server").addEventListener("change", () => localStorage.setItem("mockauth-serv
 const server = () => $("server").value.trim().replace(/\/+$/, "");
 
 let tokens = null; // {access_token, refresh_token}; memory only, gone on reload
+let challenge = null; // the mfa_token or change_token of the login in progress
 
 class AuthError extends Error {
-  constructor(status, code, description, headers = null) {
+  constructor(status, code, description, headers = null, body = null) {
     super(description);
     this.status = status;
     this.code = code;
+    this.body = body;
     this.retryAfter = headers && headers.get("Retry-After");
     this.challenge = headers && headers.get("WWW-Authenticate");
   }
@@ -64,7 +67,7 @@ async function call(path, init = {}) {
   }
   if (!response.ok) {
     throw new AuthError(response.status, (body && body.error) || `http_${response.status}`,
-      (body && body.error_description) || response.statusText, response.headers);
+      (body && body.error_description) || response.statusText, response.headers, body);
   }
   return body;
 }
@@ -101,9 +104,51 @@ async function authed(path, init = {}) {
   }
 }
 
+function show(screen) {
+  for (const id of ["login-form", "mfa-form", "password-form", "profile"]) $(id).hidden = id !== screen;
+}
+
 function signedIn(on) {
-  $("login-form").hidden = on;
-  $("profile").hidden = !on;
+  show(on ? "profile" : "login-form");
+}
+
+// What a 403 challenge asks for: the screen, the field of its token, and a line for the log.
+const CHALLENGES = {
+  mfa_required: { screen: "mfa-form", token: "mfa_token", says: "the mock asks for a one-time code" },
+  password_expired: { screen: "password-form", token: "change_token", says: "the password has expired: choose a new password" },
+};
+
+const POLICY_WORDS = { min_length: "characters", uppercase: "uppercase letters", lowercase: "lowercase letters",
+                       digits: "digits", symbols: "symbols" };
+
+// A login step (the password, a code, a new password) answers tokens, or the next challenge.
+async function finishLogin(answer) {
+  let body;
+  try {
+    body = await answer;
+  } catch (error) {
+    const asked = error instanceof AuthError && error.status === 403 && CHALLENGES[error.code];
+    if (!asked || !error.body || typeof error.body[asked.token] !== "string") throw error;
+    challenge = error.body[asked.token];
+    log(`${error.code}: ${asked.says}`);
+    if (error.body.password_policy) {
+      const rules = Object.entries(error.body.password_policy).filter(([, n]) => n > 0);
+      $("policy").textContent = "It needs at least " + rules.map(([rule, n]) => `${n} ${POLICY_WORDS[rule] || rule}`).join(", ") + ".";
+    }
+    show(asked.screen);
+    const input = $(asked.screen).querySelector("input");
+    input.value = "";
+    input.focus();
+    return;
+  }
+  tokens = tokenAnswer(body);
+  challenge = null;
+  log(`signed in; the access token lasts ${tokens.expires_in} s`);
+  await loadMe();
+}
+
+function step(path, fields) {
+  return call(path, { method: "POST", body: new URLSearchParams(fields) });
 }
 
 async function loadMe() {
@@ -127,6 +172,11 @@ async function busy(button, work) {
       signedIn(false);
       log("signed out: sign in again");
     }
+    if (challenge && (error.code === "invalid_token" || error.status === 403)) {
+      challenge = null; // the challenge expired or was spent, or the account is locked now
+      signedIn(false);
+      log("the login was not finished: sign in again");
+    }
   } finally {
     button.disabled = false;
   }
@@ -137,11 +187,29 @@ $("login-form").addEventListener("submit", (event) => {
   busy($("login"), async () => {
     const body = new URLSearchParams({ username: $("username").value, password: $("password").value });
     const headers = $("ask-mode").value ? { "X-Mockauth-Mode": $("ask-mode").value } : {};
-    tokens = tokenAnswer(await call("/auth/login", { method: "POST", body, headers }));
-    log(`signed in; the access token lasts ${tokens.expires_in} s`);
-    await loadMe();
+    await finishLogin(call("/auth/login", { method: "POST", body, headers }));
   });
 });
+
+$("mfa-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  busy($("verify"), () => finishLogin(step("/auth/mfa", { mfa_token: challenge, code: $("code").value.trim() })));
+});
+
+$("password-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  busy($("change-password"), () => finishLogin(step("/auth/password", {
+    change_token: challenge, new_password: $("new-password").value,
+  })));
+});
+
+for (const button of document.querySelectorAll("[data-cancel]")) {
+  button.addEventListener("click", () => {
+    challenge = null;
+    showError(null);
+    signedIn(false);
+  });
+}
 
 $("call-me").addEventListener("click", () => busy($("call-me"), loadMe));
 

@@ -9,7 +9,7 @@ from werkzeug.wrappers import Response
 
 from .._state.tokens import TokenError, unverified_subject
 from .http import ApiError, bearer_token, json_response, required_strings, www_authenticate
-from .steps import bearer_claims, check_account, check_password, issuer_of, read_body, token_answer
+from .steps import bearer_claims, check_account, check_password, issuer_of, read_body, signed_in, token_answer
 from .wsgi import App, Call, Handler, Subject
 
 # -- whose request is it (for per-user modes) -----------------------------------------
@@ -51,8 +51,8 @@ def login(app: App, call: Call) -> Response:
         raise ApiError(401, "invalid_credentials", "The username or password is incorrect.")
     check_account(user)
     failure = call.selection.failure
-    expired = failure is not None and failure.mode.effect == "expire"
-    return token_answer(app.state.tokens.token_response(user, expired=expired, issuer=issuer_of(app, call)))
+    challenge = failure.mode.name if failure is not None and failure.mode.effect == "challenge" else None
+    return signed_in(app, call, app.state.challenges.start(user, challenge))
 
 
 def refresh(app: App, call: Call) -> Response:

@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 from .. import _modes
 from .._clients import client_from_mapping
 from .._errors import ConfigError, MockAuthError, ModeError, UnknownClientError, UnknownUserError
-from .._fixtures import user_from_mapping
+from .._fixtures import User, user_from_mapping
 from .._state.tokens import TokenError, decode_unverified
 from .._values import is_number, is_whole
 from .http import ApiError, bad_request, json_response, required_strings
@@ -122,12 +122,19 @@ def control_set_clock(app: App, call: Call) -> Response:
 
 def control_list_users(app: App, call: Call) -> Response:
     # Fixture passwords are test data, shown on request so the dashboard can offer a
-    # login curl line that works as pasted.
+    # login curl line that works as pasted, and an MFA user's code at the mock clock.
     passwords = _flag(call, "passwords")
     return json_response([
-        {**user.public(), "password": user.password} if passwords else user.public()
+        _with_secrets(app, user) if passwords else user.public()
         for user in app.state.users.all().values()
     ])
+
+
+def _with_secrets(app: App, user: User) -> dict[str, Any]:
+    shown = user.record()
+    if user.mfa:
+        shown["mfa_code"], shown["mfa_code_valid_until"] = app.state.challenges.current_code(user)
+    return shown
 
 
 def _flag(call: Call, name: str) -> bool:

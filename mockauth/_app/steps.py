@@ -1,16 +1,17 @@
 """Steps the handlers share: reading the body, checking a password or a bearer token,
-the issuer of a request, answering tokens."""
+the issuer of a request, answering tokens or the next challenge of a login."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from werkzeug.wrappers import Response
 
 from .._fixtures import User
+from .._state.challenges import Challenge, ChallengeError
 from .._state.tokens import TokenError
 from .http import ApiError, bearer_token, json_response, parse_body, www_authenticate
 from .wsgi import App, Call
@@ -55,6 +56,60 @@ def check_account(user: User) -> None:
         raise ApiError(403, "account_locked", "The account is locked.")
     if user.disabled:
         raise ApiError(403, "account_disabled", "The account is disabled.")
+
+
+class DetailedError(ApiError):
+    """An error answer with fields besides error and error_description (a challenge's
+    token, the rule a password broke, the attempts left)."""
+
+    def __init__(
+        self,
+        status: int,
+        error: str,
+        description: str,
+        details: Mapping[str, Any],
+        headers: Iterable[tuple[str, str]] = (),
+    ) -> None:
+        super().__init__(status, error, description, headers)
+        self.details = dict(details)
+
+    def response(self) -> Response:
+        body = {"error": self.error, "error_description": self.description, **self.details}
+        return json_response(body, self.status, self.headers)
+
+
+# The status of each refusal of a challenge step.
+CHALLENGE_STATUS = {
+    "invalid_request": 400,
+    "weak_password": 400,
+    "invalid_token": 401,
+    "invalid_mfa_code": 401,
+    "account_locked": 403,
+}
+
+
+def login_step(step: Callable[[], Challenge | User]) -> Challenge | User:
+    """Run a challenge step of the state; its refusal becomes the API's error answer."""
+    try:
+        return step()
+    except ChallengeError as error:
+        raise DetailedError(
+            CHALLENGE_STATUS[error.code], error.code, error.description, error.details
+        ) from None
+
+
+def signed_in(app: App, call: Call, outcome: Challenge | User) -> Response:
+    """The answer to a login step: 403 with the next challenge, or the tokens."""
+    if isinstance(outcome, Challenge):
+        # The challenge's token is a credential, as an access token is: never cached.
+        raise DetailedError(
+            403, outcome.error, outcome.description, outcome.details(),
+            [("Cache-Control", "no-store"), ("Pragma", "no-cache")],
+        )
+    check_account(outcome)
+    failure = call.selection.failure
+    expired = failure is not None and failure.mode.effect == "expire"
+    return token_answer(app.state.tokens.token_response(outcome, expired=expired, issuer=issuer_of(app, call)))
 
 
 def check_password(app: App, username: str, password: str) -> User | None:

@@ -309,8 +309,9 @@ class App:
             raise Disconnected(
                 f"mockauth closed the connection without a response (disconnect mode, {call.operation})"
             )
-        if mode.effect == "expire" and call.operation in ISSUING_OPERATIONS:
-            return handler(self, call)  # the handler sees call.selection and issues expired tokens
+        if mode.effect == "challenge" or (mode.effect == "expire" and call.operation in ISSUING_OPERATIONS):
+            # The handler sees call.selection: a login step challenges, or issues expired tokens.
+            return handler(self, call)
         if mode.effect in ("error", "expire"):
             assert mode.error is not None
             headers = applied.headers()

@@ -1,4 +1,4 @@
-"""The ``mockauth`` command: serve, token, check, contract, tls.
+"""The ``mockauth`` command: serve, token, check, totp, contract, tls.
 
 Each subcommand lives in a module of its own; ``main`` loads only the one it runs.
 """
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from .._errors import MockAuthError
 from .._version import __version__
-from . import contract, serve, tls, tools
+from . import contract, serve, tls, tools, totp
 from .common import Parser, UsageError
 
 
@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     serve.add_parser(commands)
     tools.add_parsers(commands)
+    totp.add_parser(commands)
     contract.add_parser(commands)
     tls.add_parser(commands)
     return parser

@@ -1,5 +1,5 @@
-"""The mock's state: clock, users, OAuth clients and grants, armed modes, tokens and
-journal, over its stores.
+"""The mock's state: clock, users, OAuth clients and grants, armed modes, tokens, login
+challenges and journal, over its stores.
 
 ``State`` is what the app is given: everything a request may read or change, and no
 knowledge of how the mock is served or which object built it.
@@ -14,6 +14,7 @@ from .._clients import Client
 from .._fixtures import User
 from .._settings import DEFAULT_ISSUER, Settings
 from .board import ModeBoard
+from .challenges import Challenges
 from .clients import Clients
 from .clock import Clock
 from .grants import Grants
@@ -43,6 +44,7 @@ class State:
             settings, self.clock, stores.tokens, issuers=lambda issuer: self.issuer_accepted(issuer, None)
         )
         self.grants = Grants(stores.grants, self.clock, settings.refresh_token_lifetime)
+        self.challenges = Challenges(settings, self.clock, self.users, stores.challenges)
         self.journal = Journal(stores.journal)
         # Why the last fixture reload failed, shown on the dashboard until it succeeds.
         self.fixture_error: str | None = None
@@ -81,12 +83,13 @@ class State:
 
     def reset(self) -> None:
         """Back to the fixture state: users and clients, no armed modes but the users'
-        own, a running wall clock, no tokens, codes or sessions, an empty journal."""
+        own, a running wall clock, no tokens, challenges, codes or sessions, an empty journal."""
         self.users.reset()
         self.clients.reset()
         self.clock.reset()
         self.tokens.reset()
         self.grants.reset()
+        self.challenges.reset()
         self.journal.clear()
 
     def as_dict(self) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from .stores import JournalStore
 # PKCE verifier are credentials (and a plain code_challenge is the verifier itself).
 SECRET_FIELDS = frozenset({
     "password", "refresh_token", "access_token", "token", "client_secret",
-    "code", "code_verifier", "code_challenge",
+    "code", "mfa_token", "change_token", "new_password", "code_verifier", "code_challenge",
 })
 REDACTED = "[redacted]"
 

@@ -53,7 +53,7 @@ class Users:
     def update(self, username: str, **changes: Any) -> User:
         with self._lock:
             old = self.get(username)
-            values = {**old.public(), "password": old.password, **changes}
+            values = {**old.record(), **changes}
             try:
                 user = user_from_mapping(values)
             except ConfigError as error:

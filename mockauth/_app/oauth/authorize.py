@@ -16,6 +16,7 @@ from werkzeug.wrappers import Response
 
 from ..._clients import Client
 from ..._errors import MockAuthError
+from ..._state.challenges import KINDS, Challenge
 from ..._state.tokens import new_family
 from ..http import ApiError
 from ..steps import check_account, issuer_of, read_body
@@ -32,7 +33,15 @@ from .errors import (
     UnauthorizedClient,
     UnsupportedResponseType,
 )
-from .login import PAGE_ERRORS, SignInError, current_session, one_click_allowed, sign_in, start_session
+from .login import (
+    PAGE_ERRORS,
+    SignInError,
+    StepRefused,
+    current_session,
+    one_click_allowed,
+    sign_in,
+    start_session,
+)
 
 PROMPTS = ("none", "login", "consent", "select_account")
 # The parameters of an authorization request the login page carries to its POST.
@@ -141,7 +150,12 @@ def authorize(app: App, call: Call) -> Response:
 def authorize_login(app: App, call: Call) -> Response:
     """POST from the login page: sign in, start a session, redirect with a code."""
     request = read_request(app, read_body(app, call, form=True))
-    user = sign_in(app, call)
+    failure = call.selection.failure
+    outcome = sign_in(app, call, failure.mode.name if failure and failure.mode.effect == "challenge" else None)
+    if isinstance(outcome, Challenge):  # a second step: a one-time code, a new password
+        call.user = outcome.username
+        return challenge_page(app, call, request, outcome, 200)
+    user = outcome
     call.user = user.username
     response = code_redirect(app, call, request, user.username, app.state.clock.now(), status=303)
     start_session(app, call, response, user)
@@ -189,6 +203,19 @@ def login_page(app: App, call: Call, request: AuthorizationRequest, status: int,
     return page.page_response(content, status, headers or ())
 
 
+def challenge_page(
+    app: App, call: Call, request: AuthorizationRequest, challenge: Challenge, status: int,
+    message: str | None = None,
+) -> Response:
+    client = request.target.client
+    content = page.challenge_page(
+        action=call.request.path, client_name=client.name or client.client_id, hidden=request.carried,
+        kind=challenge.kind, token_field=KINDS[challenge.kind].token_field, token=challenge.token,
+        rule=f"It needs {challenge.policy}." if challenge.kind == "password" else "", message=message,
+    )
+    return page.page_response(content, status)
+
+
 def _redirect(location: str, status: int) -> Response:
     response = Response(status=status, headers=[("Location", location), ("Cache-Control", "no-store")])
     del response.headers["Content-Type"]  # no body to describe
@@ -214,6 +241,13 @@ def shape(app: App, call: Call, error: ApiError) -> ApiError:
         issuer = issuer_of(app, call)
     except (ApiError, MockAuthError):  # no client to tell: the error itself, as a page
         return _page_error(error.status, error.error, error.description, error.headers)
+    if isinstance(error, StepRefused):
+        try:
+            request = read_request(app, params)
+        except (ApiError, MockAuthError):
+            return _page_error(error.status, error.error, error.description, error.headers)
+        answer = challenge_page(app, call, request, error.challenge, error.status, error.description)
+        return Answer(error.status, error.error, error.description, answer)
     if call.operation == "authorize_login" and (isinstance(error, SignInError) or error.error in PAGE_ERRORS):
         try:
             request = read_request(app, params)

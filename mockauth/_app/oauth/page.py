@@ -105,3 +105,41 @@ def message_page(title: str, message: str, *, error: str | None = None) -> bytes
     """A page that only says something: an error the client cannot be told of, or "signed out"."""
     code = f"<p class=sub>Error: <code id=error-code>{escape(error)}</code></p>" if error else ""
     return _document(title, f"<h1>{escape(title)}</h1><p id=message>{escape(message)}</p>{code}")
+
+
+# What each challenge asks, and the field its answer goes in (kinds of State.challenges).
+_STEPS = {
+    "mfa": ("Enter your one-time code", "code", "text", "one-time-code",
+            "The 6-digit code of your authenticator app."),
+    "password": ("Choose a new password", "new_password", "password", "new-password",
+                 "Your password has expired."),
+}
+
+
+def challenge_page(
+    *,
+    action: str,
+    client_name: str,
+    hidden: Mapping[str, str],
+    kind: str,
+    token_field: str,
+    token: str,
+    rule: str = "",
+    message: str | None = None,
+) -> bytes:
+    """The second step of a sign-in: a one-time code, or a new password."""
+    title, field, input_type, autocomplete, why = _STEPS[kind]
+    fields = "".join(
+        f'<input type=hidden name="{escape(name)}" value="{escape(value)}">'
+        for name, value in {**hidden, token_field: token}.items()
+    )
+    error = f'<p class=error role=alert id=error>{escape(message)}</p>' if message else ""
+    explained = f"{why} {rule}".strip()
+    body = (
+        f"<h1>{escape(title)}</h1><p class=sub>to continue to <b id=client>{escape(client_name)}</b></p>{error}"
+        f'<form method=post action="{escape(action)}" id=challenge data-kind="{escape(kind)}">{fields}'
+        f"<label for={field}>{escape(explained)}</label>"
+        f'<input type={input_type} id={field} name={field} autocomplete={autocomplete} autofocus>'
+        f"<button class=primary type=submit id=submit>Continue</button></form>"
+    )
+    return _document(title, body)

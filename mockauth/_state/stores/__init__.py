@@ -1,8 +1,8 @@
 """Where the mock keeps what changes while it runs: in this process, or in Redis.
 
 One store per concern, each a small interface with its memory and Redis implementations
-side by side (``clock``, ``users``, ``modes``, ``tokens``, ``journal``, and for OAuth
-``clients`` and ``grants``: codes, sessions, what each token family was granted). Keys and
+side by side (``clock``, ``users``, ``modes``, ``tokens``, ``journal``, ``challenges``, and
+for OAuth ``clients`` and ``grants``: codes, sessions, what each token family was granted). Keys and
 fixtures are not stored: every process loads the same ones (a generated RS256/ES256 key
 is the exception, shared through the token store).
 
@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..._settings import Settings
+from .challenges import ChallengeStore, MemoryChallengeStore, RedisChallengeStore
 from .clients import ClientStore, MemoryClientStore, RedisClientStore
 from .clock import ClockStore, MemoryClockStore, RedisClockStore
 from .grants import GrantStore, MemoryGrantStore, RedisGrantStore
@@ -40,6 +41,7 @@ class Stores:
     modes: ModeStore
     tokens: TokenStore
     journal: JournalStore
+    challenges: ChallengeStore
     clients: ClientStore
     grants: GrantStore
     connection: RedisConnection | None = None
@@ -82,7 +84,7 @@ class Stores:
 def memory_stores(journal_size: int = 1000) -> Stores:
     return Stores(
         MemoryClockStore(), MemoryUserStore(), MemoryModeStore(), MemoryTokenStore(),
-        MemoryJournalStore(journal_size), MemoryClientStore(), MemoryGrantStore(),
+        MemoryJournalStore(journal_size), MemoryChallengeStore(), MemoryClientStore(), MemoryGrantStore(),
     )
 
 
@@ -94,11 +96,12 @@ def open_stores(settings: Settings, log: Callable[[str], None] = lambda message:
     return Stores(
         RedisClockStore(connection), RedisUserStore(connection), RedisModeStore(connection),
         RedisTokenStore(connection), RedisJournalStore(connection, settings.journal_size),
-        RedisClientStore(connection), RedisGrantStore(connection), connection,
+        RedisChallengeStore(connection), RedisClientStore(connection), RedisGrantStore(connection), connection,
     )
 
 
 __all__ = [
+    "ChallengeStore",
     "ClientStore",
     "ClockStore",
     "GrantStore",

@@ -16,7 +16,7 @@ import threading
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from .redis import STATE_TTL, TOKEN_TTL_MARGIN, RedisConnection, guarded, unlink_matching
+from .redis import STATE_TTL, TOKEN_TTL_MARGIN, RedisConnection, guarded
 
 # The in-memory store forgets what has expired every PRUNE_EVERY additions and keeps at
 # most MAX_RECORDS of each kind (Redis forgets by TTL instead).
@@ -285,8 +285,7 @@ class RedisGrantStore(GrantStore):
 
     @guarded
     def clear(self) -> None:
-        for pattern in ("code:*", "session:*", "grant:*"):
-            unlink_matching(self.connection.redis, self._key(pattern))
+        self.connection.unlink_matching("code:*", "session:*", "grant:*")
 
 
 def _dump(record: CodeRecord | SessionRecord | GrantRecord) -> str:

@@ -149,6 +149,19 @@ class RedisConnection:
         if getattr(self._local, "active", False):
             self._local.snapshot = None
 
+    def unlink_matching(self, *patterns: str) -> None:
+        """Delete this namespace's keys matching the patterns, a thousand at a time."""
+        redis = self.redis
+        for pattern in patterns:
+            batch: list[str] = []
+            for key in redis.scan_iter(match=self.key(pattern), count=1000):
+                batch.append(key)
+                if len(batch) >= 1000:
+                    redis.unlink(*batch)
+                    batch = []
+            if batch:
+                redis.unlink(*batch)
+
     # -- lifecycle -------------------------------------------------------------------
 
     def initialize(self, seed: Callable[[], None]) -> bool:
@@ -207,18 +220,6 @@ class RedisConnection:
 
     def close(self) -> None:
         self.redis.close()
-
-
-def unlink_matching(redis: Any, pattern: str) -> None:
-    """Delete every key matching `pattern`, a thousand at a time (SCAN, never KEYS)."""
-    batch: list[str] = []
-    for key in redis.scan_iter(match=pattern, count=1000):
-        batch.append(key)
-        if len(batch) >= 1000:
-            redis.unlink(*batch)
-            batch = []
-    if batch:
-        redis.unlink(*batch)
 
 
 def _redacted_url(url: str) -> str:

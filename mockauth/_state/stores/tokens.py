@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .redis import STATE_TTL, TOKEN_TTL_MARGIN, RedisConnection, guarded, unlink_matching
+from .redis import STATE_TTL, TOKEN_TTL_MARGIN, RedisConnection, guarded
 
 # The in-memory store forgets what has expired every PRUNE_EVERY logins, and keeps at
 # most MAX_REFRESH_TOKENS live refresh tokens (Redis forgets by TTL instead).
@@ -242,5 +242,4 @@ class RedisTokenStore(TokenStore):
 
     @guarded
     def clear(self) -> None:
-        for pattern in ("refresh:*", "revoked:*"):
-            unlink_matching(self.connection.redis, self._key(pattern))
+        self.connection.unlink_matching("refresh:*", "revoked:*")

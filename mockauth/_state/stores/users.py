@@ -28,4 +28,4 @@ def _username(user: User) -> str:
 
 
 def _user_entry(user: User) -> dict[str, Any]:
-    return {**user.public(), "password": user.password}
+    return user.record()

@@ -26,4 +26,8 @@ def grant(app: App, call: Call, client: Client) -> dict[str, Any]:
         check_account(user)
     except ApiError as error:
         raise InvalidGrant(error.description) from None
+    if user.mfa or user.password_expired:
+        # The grant has no second step to ask for: such a user signs in at the login page.
+        step = "a new password" if user.password_expired else "a one-time code"
+        raise InvalidGrant(f"The account needs {step} first; sign in through the authorization endpoint.")
     return token_response(app, call, client, user, scopes=scopes, family=new_family(), auth_time=app.state.clock.now())
