@@ -22,10 +22,12 @@ from ._errors import ModeError as ModeError
 from ._errors import ServerError as ServerError
 from ._errors import SpecError as SpecError
 from ._errors import StoreUnavailable as StoreUnavailable
+from ._errors import UnknownClientError as UnknownClientError
 from ._errors import UnknownUserError as UnknownUserError
 from ._version import __version__ as __version__
 
 if _typing.TYPE_CHECKING:
+    from ._clients import Client as Client
     from ._contract import CheckResult as CheckResult
     from ._contract import Contract as Contract
     from ._contract import ContractError as ContractError
@@ -51,6 +53,7 @@ if _typing.TYPE_CHECKING:
 _LAZY = {
     "Arming": "._modes",
     "CheckResult": "._contract",
+    "Client": "._clients",
     "Clock": "._state.clock",
     "Contract": "._contract",
     "ContractError": "._contract",
@@ -90,6 +93,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "Arming",
     "CheckResult",
+    "Client",
     "Clock",
     "ConfigError",
     "Contract",
@@ -111,6 +115,7 @@ __all__ = [
     "Settings",
     "SpecError",
     "StoreUnavailable",
+    "UnknownClientError",
     "UnknownUserError",
     "User",
     "contract_test",

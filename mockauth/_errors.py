@@ -6,6 +6,7 @@
     ├── FixtureError      a fixture file is unreadable or a user entry is wrong
     ├── SpecError         openapi.yaml is unreadable or does not fit the app
     ├── UnknownUserError  an operation names a user the mock does not know
+    ├── UnknownClientError  an operation names an OAuth client the mock does not know
     ├── ServerError       the live server could not start, or a request crashed in it
     ├── StoreUnavailable  the shared state store (Redis) cannot be reached
     └── Disconnected      (also a ConnectionResetError) the `disconnect` mode closed
@@ -37,6 +38,10 @@ class SpecError(MockAuthError):
 
 class UnknownUserError(MockAuthError, LookupError):
     """No user by that name."""
+
+
+class UnknownClientError(MockAuthError, LookupError):
+    """No OAuth client by that client_id."""
 
 
 class ServerError(MockAuthError):

@@ -1,4 +1,5 @@
-"""Fixture files: the YAML format, its validation, and the User record they hold."""
+"""Fixture files: the YAML format, its validation, and the User record they hold (the
+OAuth clients beside the users are ``_clients.Client``)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,14 @@ import base64
 import binascii
 import dataclasses
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
+from ._clients import Client, client_from_mapping
 from ._errors import ConfigError, FixtureError, ModeError
 from ._modes import Arming, arming_from_spec, parse_spec
 from ._settings import Settings, check_names
@@ -30,6 +32,7 @@ _MFA_EXAMPLE = '{totp_secret: JBSWY3DPEHPK3PXP} or {code: "123456"}'
 _BASE32 = re.compile(r"[A-Za-z2-7]+=*")
 # The shortest TOTP secret taken: 80 bits, what many authenticator setups hand out.
 MIN_SECRET_BITS = 80
+_R = TypeVar("_R", "User", Client)
 
 
 @dataclass(frozen=True)
@@ -182,11 +185,13 @@ def _base32(text: str) -> bool:
 
 @dataclass(frozen=True)
 class Fixtures:
-    """What a fixtures path holds: its users and its settings, and where they came from."""
+    """What a fixtures path holds: its users, OAuth clients and settings, and where they
+    came from."""
 
     users: tuple[User, ...]
     settings: Mapping[str, Any]
     files: tuple[Path, ...]
+    clients: tuple[Client, ...] = ()
 
 
 def fixture_files(path: str | Path) -> list[Path]:
@@ -204,9 +209,9 @@ def fixture_files(path: str | Path) -> list[Path]:
 def load_fixtures(path: str | Path) -> Fixtures:
     """Read a fixture file, or every .yaml/.yml file in a folder.
 
-    Each file is a mapping with ``users:`` (a list) and an optional ``settings:`` block.
-    A problem raises FixtureError naming the file, the user entry and the field (the
-    first one found; ``fixture_problems`` lists them all).
+    Each file is a mapping with ``users:`` (a list), and optional ``clients:`` (a list of
+    OAuth clients) and ``settings:``. A problem raises FixtureError naming the file, the
+    entry and the field (the first one found; ``fixture_problems`` lists them all).
     """
     problems: list[str] = []
     fixtures = _read_fixtures(path, problems)
@@ -229,6 +234,7 @@ def _read_fixtures(path: str | Path, problems: list[str]) -> Fixtures:
     """The fixtures at `path`, adding each problem found to `problems` and going on
     past it where the rest can still be read."""
     users: dict[str, tuple[User, Path]] = {}
+    clients: dict[str, tuple[Client, Path]] = {}
     settings: dict[str, Any] = {}
     files = fixture_files(path)
     for file in files:
@@ -238,41 +244,74 @@ def _read_fixtures(path: str | Path, problems: list[str]) -> Fixtures:
             problems.append(str(error))
             continue
         problems += [
-            f"{file}: {key}: unknown top-level key (keys: users, settings)"
-            for key in document if key not in ("users", "settings")
+            f"{file}: {key}: unknown top-level key (keys: users, clients, settings)"
+            for key in document if key not in ("users", "clients", "settings")
         ]
         block = document.get("settings") or {}
         if not isinstance(block, Mapping):
             problems.append(f"{file}: settings: must be a mapping, got {_kind(block)}")
         else:
             settings.update(_checked_settings(file, block, problems))
-        entries = document.get("users") or []
-        if not isinstance(entries, list):
-            problems.append(f"{file}: users: must be a list of users, got {_kind(entries)}")
-            continue
-        for index, entry in enumerate(entries):
-            label = f"users[{index}]"
-            if isinstance(entry, Mapping) and is_text(entry.get("username")):
-                label += f" ({entry['username']})"
-            found = user_problems(entry) if isinstance(entry, Mapping) else [
-                f"expected a mapping with username and password, got {_kind(entry)}"
-            ]
-            if found:
-                problems += [f"{file}: {label}: {problem}" for problem in found]
-                continue
-            user = user_from_mapping(entry)
-            if user.username in users:
-                problems.append(
-                    f"{file}: {label}: username: {user.username!r} is already defined "
-                    f"in {users[user.username][1]}"
-                )
-                continue
-            users[user.username] = (user, file)
+        _collect(
+            file, document.get("users") or [], "users", "username", user_problems, user_from_mapping,
+            users, problems,
+        )
+        _collect(
+            file, document.get("clients") or [], "clients", "client_id", _client_problems, client_from_mapping,
+            clients, problems,
+        )
     try:
         Settings(**settings)  # what only the settings together can say (HS256 and its secret)
     except ConfigError as error:
         problems.append(f"{', '.join(map(str, files))}: settings: {error}")
-    return Fixtures(tuple(user for user, _ in users.values()), settings, tuple(files))
+    return Fixtures(
+        tuple(user for user, _ in users.values()), settings, tuple(files),
+        tuple(client for client, _ in clients.values()),
+    )
+
+
+_REQUIRED = {"users": "username and password", "clients": "client_id"}
+
+
+def _client_problems(entry: Mapping[str, Any]) -> list[str]:
+    try:
+        client_from_mapping(entry)
+    except ConfigError as error:
+        return [str(error)]
+    return []
+
+
+def _collect(
+    file: Path,
+    entries: Any,
+    section: str,
+    key: str,
+    problems_of: Callable[[Mapping[str, Any]], list[str]],
+    build: Callable[[Any], _R],
+    loaded: dict[str, tuple[_R, Path]],
+    problems: list[str],
+) -> None:
+    """Add the entries of one file's `section` (users, clients) to `loaded`, by their
+    `key` field, and a problem naming the file, the entry and the field for each mistake."""
+    if not isinstance(entries, list):
+        problems.append(f"{file}: {section}: must be a list of {section}, got {_kind(entries)}")
+        return
+    for index, entry in enumerate(entries):
+        label = f"{section}[{index}]"
+        if isinstance(entry, Mapping) and is_text(entry.get(key)):
+            label += f" ({entry[key]})"
+        found = problems_of(entry) if isinstance(entry, Mapping) else [
+            f"expected a mapping with {_REQUIRED[section]}, got {_kind(entry)}"
+        ]
+        if found:
+            problems += [f"{file}: {label}: {problem}" for problem in found]
+            continue
+        record = build(entry)
+        name = getattr(record, key)
+        if name in loaded:
+            problems.append(f"{file}: {label}: {key}: {name!r} is already defined in {loaded[name][1]}")
+            continue
+        loaded[name] = (record, file)
 
 
 def _checked_settings(file: Path, block: Mapping[str, Any], problems: list[str]) -> dict[str, Any]:

@@ -3,11 +3,12 @@ collection and applied after the reset."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from ._clients import Client, client_from_mapping
 from ._errors import ConfigError
 from ._fixtures import User, user_from_mapping
 from ._modes import arming_from_spec
@@ -19,9 +20,10 @@ if TYPE_CHECKING:
     from ._mock import MockAuth
 
 # Keywords of the marker that are not settings; each is a name of the Python API:
-# MockAuth(users=..., spec=...), MockAuth.fail(mode, ...), MockAuth.clock.
-MARKER_KEYWORDS = ("clock", "mode", "spec", "users")
+# MockAuth(users=..., clients=..., spec=...), MockAuth.fail(mode, ...), MockAuth.clock.
+MARKER_KEYWORDS = ("clients", "clock", "mode", "spec", "users")
 CLOCK_ACTIONS = ("advance", "freeze", "set")
+_R = TypeVar("_R", User, Client)
 
 
 def marker_keywords() -> tuple[str, ...]:
@@ -49,14 +51,20 @@ class MarkerConfig:
     users: tuple[User, ...] | None = None
     modes: tuple[str, ...] = ()
     clock: Mapping[str, float | bool] = field(default_factory=dict)
+    clients: tuple[Client, ...] | None = None
 
     def apply(self, auth: MockAuth) -> None:
-        """Users, modes and clock on a freshly reset mock."""
+        """Users, clients, modes and clock on a freshly reset mock."""
         if self.users is not None:
             for username in list(auth.users):
                 auth.remove_user(username)
             for user in self.users:
                 auth.add_user(user)
+        if self.clients is not None:
+            for client_id in list(auth.clients):
+                auth.remove_client(client_id)
+            for client in self.clients:
+                auth.add_client(client)
         for mode in self.modes:
             auth.fail(mode, source="marker")
         clock = self.clock
@@ -89,12 +97,8 @@ def parse_marker(kwargs: Mapping[str, Any], base: Path) -> MarkerConfig:
     if kwargs.get("spec") is not None:
         spec = (base / Path(kwargs["spec"])).resolve()
         load_spec(spec)
-    users = None
-    if "users" in kwargs:
-        given = kwargs["users"]
-        if isinstance(given, (str, bytes, Mapping)) or not isinstance(given, Iterable):
-            raise ConfigError(f"users: expected a list of User objects or mappings, got {given!r}")
-        users = tuple(u if isinstance(u, User) else _user(u) for u in given)
+    users = _records(kwargs, "users", User, user_from_mapping)
+    clients = _records(kwargs, "clients", Client, client_from_mapping)
     modes = kwargs.get("mode") or ()
     if isinstance(modes, str):
         modes = (modes,)
@@ -105,14 +109,25 @@ def parse_marker(kwargs: Mapping[str, Any], base: Path) -> MarkerConfig:
         )
     for mode in modes:
         arming_from_spec(mode)  # checks the name, the scope and the options
-    return MarkerConfig(settings, spec, users, tuple(modes), _clock(kwargs.get("clock")))
+    return MarkerConfig(settings, spec, users, tuple(modes), _clock(kwargs.get("clock")), clients)
 
 
-def _user(entry: Any) -> User:
-    try:
-        return user_from_mapping(entry)
-    except ConfigError as error:
-        raise ConfigError(f"users: {error}") from None
+def _records(
+    kwargs: Mapping[str, Any], name: str, kind: type[_R], build: Callable[[Any], _R]
+) -> tuple[_R, ...] | None:
+    """The marker's `users` or `clients`: objects or mappings, checked as MockAuth checks them."""
+    if name not in kwargs:
+        return None
+    given = kwargs[name]
+    if isinstance(given, (str, bytes, Mapping)) or not isinstance(given, Iterable):
+        raise ConfigError(f"{name}: expected a list of {kind.__name__} objects or mappings, got {given!r}")
+    records = []
+    for entry in given:
+        try:
+            records.append(entry if isinstance(entry, kind) else build(entry))
+        except ConfigError as error:
+            raise ConfigError(f"{name}: {error}") from None
+    return tuple(records)
 
 
 def _clock(value: Any) -> dict[str, float | bool]:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterable, Mapping
+import urllib.parse
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._app import App, build_app
+from ._clients import Client, client_from_mapping
 from ._errors import ConfigError, MockAuthError, ServerError
 from ._fixtures import Fixtures, User, load_fixtures, user_from_mapping
 from ._modes import Arming
@@ -28,10 +30,13 @@ from ._state.tokens import Tokens
 
 if TYPE_CHECKING:
     import httpx
-    from werkzeug.test import Client
+    from werkzeug import test as werkzeug_test
 
     from ._doors.inprocess import Interceptor
     from ._doors.live import Server
+
+
+_R = TypeVar("_R", User, Client)
 
 
 class MockAuth:
@@ -41,14 +46,17 @@ class MockAuth:
     >>> auth.issue_token("ann")  # doctest: +ELLIPSIS
     'eyJ...'
 
-    Every keyword besides ``users`` and ``spec`` is a setting (see ``Settings``), under the
-    same name as in a fixture file's ``settings:`` block and the ``mockauth serve`` flags.
+    Every keyword besides ``users``, ``clients`` and ``spec`` is a setting (see
+    ``Settings``), under the same name as in a fixture file's ``settings:`` block and the
+    ``mockauth serve`` flags. ``clients`` are the OAuth clients (``Client`` objects or
+    mappings, as in a fixture file's ``clients:``).
     """
 
     def __init__(
         self,
         users: Iterable[User | Mapping[str, Any]] = (),
         *,
+        clients: Iterable[Client | Mapping[str, Any]] = (),
         spec: str | Path | None = None,
         **settings: Any,
     ) -> None:
@@ -60,7 +68,9 @@ class MockAuth:
         # Tokens, modes, clock, run-time users and journal live in the stores: this
         # process's memory, or a Redis shared by every process of the same mock.
         self.stores: Stores = open_stores(self.settings, log=self.log)
-        self.state = State(self.settings, self.stores, (_as_user(u) for u in users))
+        self.state = State(
+            self.settings, self.stores, (_as_user(u) for u in users), (_as_client(c) for c in clients)
+        )
         self.app: App = build_app(self.state, self.spec, log=self.log)
         # A shared store that another process seeded is joined as it stands.
         self.seeded = self.stores.initialize(self.reset)
@@ -74,7 +84,7 @@ class MockAuth:
         path = Path(path) if path is not None else default_fixtures_path()
         fixtures = load_fixtures(path)
         check_names(settings)
-        auth = cls(fixtures.users, spec=spec, **{**fixtures.settings, **settings})
+        auth = cls(fixtures.users, clients=fixtures.clients, spec=spec, **{**fixtures.settings, **settings})
         auth.fixtures_path = path
         return auth
 
@@ -131,8 +141,95 @@ class MockAuth:
         self.state.users.remove(username)
 
     def replace_fixtures(self, fixtures: Fixtures) -> None:
-        """Swap in new fixture users (hot reload); tokens, modes and clock are kept."""
+        """Swap in new fixture users and clients (hot reload); tokens, modes and clock are kept."""
         self.state.users.replace_fixtures(fixtures.users)
+        self.state.clients.replace_fixtures(fixtures.clients)
+
+    # -- OAuth clients -----------------------------------------------------------------
+
+    @property
+    def clients(self) -> Mapping[str, Client]:
+        """The OAuth clients by client_id (fixture clients and those added at run time)."""
+        return self.state.clients.all()
+
+    def client(self, client_id: str) -> Client:
+        return self.state.clients.get(client_id)
+
+    def add_client(self, client: Client | Mapping[str, Any]) -> Client:
+        """Add an OAuth client (or replace the one with its client_id) until the next reset().
+
+        >>> auth.add_client({"client_id": "app", "client_secret": "s3cret",
+        ...                  "grant_types": ["client_credentials"]})  # doctest: +SKIP
+        """
+        return self.state.clients.add(_as_client(client))
+
+    def remove_client(self, client_id: str) -> None:
+        self.state.clients.remove(client_id)
+
+    def client_token(self, client_id: str, *, scope: str | None = None, expires_in: int | None = None) -> str:
+        """An access token for a client itself, as the client_credentials grant issues it
+        (``scope`` defaults to the client's own scopes)."""
+        from ._app.oauth.grants.client_credentials import default_scope
+
+        client = self.state.clients.get(client_id)
+        scope = default_scope(client) if scope is None else scope
+        token, _ = self.state.tokens.client_token(client.client_id, scope=scope, expires_in=expires_in)
+        return token
+
+    def authorize(
+        self,
+        *,
+        client_id: str,
+        user: str,
+        redirect_uri: str,
+        scope: str | None = None,
+        state: str | None = None,
+        nonce: str | None = None,
+        code_challenge: str | None = None,
+        code_challenge_method: str | None = None,
+    ) -> str:
+        """An authorization code, as the login page would hand it to the client once
+        `user` signed in, without the page: exchange it at the token endpoint.
+
+        >>> code = auth.authorize(client_id="demo-client", user="user@example.com",
+        ...                       redirect_uri="http://127.0.0.1:5000/callback")  # doctest: +SKIP
+        """
+        params = {
+            "response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri, "scope": scope,
+            "state": state, "nonce": nonce, "code_challenge": code_challenge,
+            "code_challenge_method": code_challenge_method,
+        }
+        location = self._authorized({k: v for k, v in params.items() if v is not None}, user)
+        query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(location).query))
+        if "code" not in query:
+            raise ConfigError(f"authorize: {query.get('error')}: {query.get('error_description')}")
+        return query["code"]
+
+    def authorize_url(self, url: str, *, user: str) -> str:
+        """Where the login page sends the browser once `user` signed in, for an
+        authorization request URL (the one an app under test redirected to): the client's
+        redirect URI with ``code``, ``state`` and ``iss``, or with ``error`` as the
+        endpoint would send it.
+
+        >>> login = app_client.get("/login")                     # doctest: +SKIP
+        >>> callback = auth.authorize_url(login.headers["Location"], user="admin")
+        >>> app_client.get(callback)
+        """
+        parts = urllib.parse.urlsplit(url)
+        params: dict[str, Any] = dict(urllib.parse.parse_qsl(parts.query))
+        issuer = self.settings.issuer or self.settings.public_url or f"{parts.scheme}://{parts.netloc}"
+        return self._authorized(params, user, issuer)
+
+    def _authorized(self, params: Mapping[str, Any], user: str, issuer: str | None = None) -> str:
+        from ._app.http import ApiError
+        from ._app.oauth.authorize import authorize_for
+
+        found = self.state.users.find(user)
+        username = found.username if found else user
+        try:
+            return authorize_for(self.app, params, username, issuer or self.state.issuer(None))
+        except ApiError as error:
+            raise ConfigError(f"authorize: {error.error}: {error.description}") from None
 
     # -- modes, tokens, state ----------------------------------------------------------
 
@@ -209,13 +306,13 @@ class MockAuth:
             guard=exposure.guard, tls=server_tls(self.settings, host),
         )
 
-    def test_client(self) -> Client:
+    def test_client(self) -> werkzeug_test.Client:
         """A Werkzeug test client calling the app in-process."""
-        from werkzeug.test import Client
+        from werkzeug.test import Client as TestClient
 
-        # The mock sets no cookies; without a cookie jar the client skips rebuilding the
-        # request URL twice per call.
-        return Client(self.app, use_cookies=False)
+        # The seed API sets no cookies; without a cookie jar the client skips rebuilding
+        # the request URL twice per call.
+        return TestClient(self.app, use_cookies=False)
 
     def intercept(self, base_url: str = "https://auth.example.test", *, passthrough: bool = True) -> Interceptor:
         """Answer ``requests`` calls to `base_url` in-process through ``responses``; a
@@ -272,8 +369,16 @@ class _Armed:
 
 
 def _as_user(user: User | Mapping[str, Any]) -> User:
-    if isinstance(user, User):
-        return user
-    if isinstance(user, Mapping):
-        return user_from_mapping(user)
-    raise ConfigError(f"users: expected User objects or mappings, got {type(user).__name__}")
+    return _as_record(user, User, user_from_mapping, "users")
+
+
+def _as_client(client: Client | Mapping[str, Any]) -> Client:
+    return _as_record(client, Client, client_from_mapping, "clients")
+
+
+def _as_record(value: Any, kind: type[_R], build: Callable[[Any], _R], what: str) -> _R:
+    if isinstance(value, kind):
+        return value
+    if isinstance(value, Mapping):
+        return build(value)
+    raise ConfigError(f"{what}: expected {kind.__name__} objects or mappings, got {type(value).__name__}")

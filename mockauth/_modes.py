@@ -15,17 +15,30 @@ from typing import Any
 from ._errors import ModeError
 from ._values import is_number, is_text, is_whole, parse_decimal, parse_integer
 
-TOKEN_OPERATIONS = ("login", "refresh", "mfa", "password")
+TOKEN_OPERATIONS = ("login", "refresh", "mfa", "password", "token")
+# The OAuth 2.0 / OpenID Connect endpoints. The login page (authorize, authorize_login)
+# and end_session answer browsers, with pages and redirects rather than JSON.
+BROWSER_OPERATIONS = ("authorize", "authorize_login", "end_session", "end_session_post")
+OAUTH_OPERATIONS = (
+    *BROWSER_OPERATIONS, "token", "userinfo", "userinfo_post", "introspect", "revoke",
+    "oauth_authorization_server",
+)
 API_OPERATIONS = (
     "login", "refresh", "me", "logout", "jwks", "openid_configuration", "health", "mfa", "password",
+    *OAUTH_OPERATIONS,
 )
 # The steps of a login: the password, then a one-time code or a new password when the
 # user is challenged. Each answers tokens, or the next challenge.
 LOGIN_OPERATIONS = ("login", "mfa", "password")
+# Where the `expire` effect issues already-expired tokens rather than refusing one.
+ISSUING_OPERATIONS = (*LOGIN_OPERATIONS, "token")
 # The one-time code a challenge made by the mfa_required mode accepts (besides the
 # user's own, when it has one), so any user can pass it.
 DEVELOPMENT_CODE = "123456"
 _EVERYWHERE = frozenset(API_OPERATIONS)
+_JSON = _EVERYWHERE - frozenset(BROWSER_OPERATIONS)
+_PASSWORD_CHECKS = frozenset({"login", "token", "authorize_login"})
+_BEARER = frozenset({"me", "logout", "userinfo", "userinfo_post"})
 
 
 @dataclass(frozen=True)
@@ -68,29 +81,33 @@ MODES: dict[str, Mode] = {
     mode.name: mode
     for mode in [
         Mode(
-            "invalid_credentials", "error", frozenset({"login"}),
-            "Login answers 401 even for the right password.",
+            "invalid_credentials", "error", _PASSWORD_CHECKS,
+            "Login answers 401 even for the right password (the token endpoint 400 "
+            "invalid_grant, the login page its error).",
             401, "invalid_credentials", "The username or password is incorrect.",
         ),
         Mode(
-            "expired_token", "expire", frozenset({"login", "refresh", "me", "logout", "mfa", "password"}),
-            "Login (and its mfa and password steps) issues tokens that are already expired; "
-            "token checks answer token_expired.",
+            "expired_token", "expire", _BEARER | {"login", "refresh", "mfa", "password", "token"},
+            "Login (and its mfa and password steps) and the token endpoint issue tokens that are "
+            "already expired; token checks answer token_expired.",
             401, "token_expired", "The token has expired.",
         ),
         Mode(
-            "invalid_token", "error", frozenset({"refresh", "me", "logout", "mfa", "password"}),
-            "Every token is refused as invalid (401 invalid_token), mfa_token and change_token too.",
+            "invalid_token", "error", _BEARER | {"refresh", "mfa", "password", "token"},
+            "Every token is refused as invalid (401 invalid_token), mfa_token and change_token too "
+            "(the token endpoint 400 invalid_grant).",
             401, "invalid_token", "The token is invalid.",
         ),
         Mode(
-            "account_locked", "error", frozenset({"login", "refresh", "mfa", "password"}),
-            "Login, refresh and the mfa and password steps answer 403: the account is locked.",
+            "account_locked", "error", _PASSWORD_CHECKS | {"refresh", "mfa", "password"},
+            "Login, refresh and the mfa and password steps answer 403: the account is locked "
+            "(the token endpoint 400 invalid_grant, the login page its error).",
             403, "account_locked", "The account is locked.",
         ),
         Mode(
-            "account_disabled", "error", frozenset({"login", "refresh", "mfa", "password"}),
-            "Login, refresh and the mfa and password steps answer 403: the account is disabled.",
+            "account_disabled", "error", _PASSWORD_CHECKS | {"refresh", "mfa", "password"},
+            "Login, refresh and the mfa and password steps answer 403: the account is disabled "
+            "(the token endpoint 400 invalid_grant, the login page its error).",
             403, "account_disabled", "The account is disabled.",
         ),
         Mode(
@@ -116,7 +133,7 @@ MODES: dict[str, Mode] = {
             options={"delay": 1.0},
         ),
         Mode(
-            "malformed_response", "malformed", _EVERYWHERE,
+            "malformed_response", "malformed", _JSON,
             "200 with a JSON content type and a body that is not valid JSON.",
         ),
         Mode(
@@ -128,13 +145,13 @@ MODES: dict[str, Mode] = {
             "The connection closes with no response at all.",
         ),
         Mode(
-            "mfa_required", "challenge", frozenset({"login"}),
+            "mfa_required", "challenge", frozenset({"login", "authorize_login"}),
             "A correct password answers 403 mfa_required with an mfa_token; POST /auth/mfa "
             f"takes it with the code {DEVELOPMENT_CODE} (or the user's own).",
             403, "mfa_required", "A one-time code is required to finish signing in.",
         ),
         Mode(
-            "password_expired", "challenge", frozenset({"login"}),
+            "password_expired", "challenge", frozenset({"login", "authorize_login"}),
             "A correct password answers 403 password_expired with a change_token; POST "
             "/auth/password takes it with any new password the password_policy allows.",
             403, "password_expired", "The password has expired; choose a new one.",

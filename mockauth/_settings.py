@@ -15,6 +15,9 @@ ALGORITHMS = ("HS256", "RS256", "ES256")
 DEFAULT_SECRET = "mockauth-default-secret-not-for-production-use"
 # Any dev server on this machine (Vite :5173, webpack :8080, ...), and nothing else.
 DEFAULT_CORS_ORIGINS = ("http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*")
+# The issuer of tokens minted outside any request (``MockAuth.issue_token``, ``mockauth
+# token``) when neither issuer nor public_url is set: where ``mockauth serve`` listens.
+DEFAULT_ISSUER = "http://127.0.0.1:8765"
 
 
 def _doc(text: str) -> dict[str, str]:
@@ -69,7 +72,13 @@ class Settings:
     the keywords of ``@pytest.mark.mockauth(...)``.
     """
 
-    issuer: str = field(default="mockauth", metadata=_doc("the iss claim of every token"))
+    issuer: str | None = field(
+        default=None,
+        metadata=_doc(
+            "the iss claim of every token and the discovery document's issuer "
+            "(default: the URL the mock is reached at, or public_url)"
+        ),
+    )
     audience: str = field(default="mockauth", metadata=_doc("the aud claim of every token"))
     algorithm: str = field(default="HS256", metadata=_doc("JWT signing algorithm: HS256, RS256 or ES256"))
     secret: str = field(
@@ -155,6 +164,14 @@ class Settings:
             "'*.example.test' is any subdomain, a lone '*' turns the check off"
         ),
     )
+    public_url: str | None = field(
+        default=None,
+        metadata=_doc(
+            "the URL clients reach the mock at when it differs from what the mock sees "
+            "(behind a proxy): the discovery document's endpoints, the login page's "
+            "redirects and the default issuer"
+        ),
+    )
 
     def __post_init__(self) -> None:
         # A list from YAML or a comma-separated string from Python, checked once here.
@@ -187,8 +204,14 @@ class Settings:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"setting {name!r}: must be a positive number")
         for name in ("issuer", "audience"):
-            if not getattr(self, name):
+            if getattr(self, name) == "":
                 raise ConfigError(f"setting {name!r}: must not be empty")
+        if self.public_url is not None:
+            if not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?", self.public_url):
+                raise ConfigError(
+                    f"setting 'public_url': expected an http:// or https:// URL, got {self.public_url!r}"
+                )
+            object.__setattr__(self, "public_url", self.public_url.rstrip("/"))
         if self.state != "memory" and not re.fullmatch(r"rediss?://[^/\s]+(/\d+)?/?", self.state):
             raise ConfigError(
                 f"setting 'state': expected memory or redis://HOST:PORT/DB, got {self.state!r}"

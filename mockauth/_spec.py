@@ -67,8 +67,8 @@ class Spec:
         """A Werkzeug URL map with one rule per operation; the endpoint is the operationId.
 
         A string parameter that ends the path takes the rest of it, '/' included (a
-        username may hold one: ``/_mockauth/users/team%2Fann`` names ``team/ann``);
-        every other parameter is one path segment."""
+        username may hold one: ``/_mockauth/users/team%2Fann`` names ``team/ann``),
+        unless another route goes on after it; every other parameter is one path segment."""
         from werkzeug.routing import BaseConverter, Map, Rule  # not at import: see App.__init__
 
         class Rest(BaseConverter):
@@ -79,7 +79,10 @@ class Spec:
         for op in self.operations:
             last = re.search(r"\{(\w+)\}$", op.path)
             path = re.sub(r"\{(\w+)\}", r"<\1>", op.path)
-            if last and self.parameter_type(op, last.group(1)) == "string":
+            # Not where another route goes on after it (/clients/{id} beside
+            # /clients/{id}/token): there the parameter is one segment, or the two collide.
+            continued = any(other.path.startswith(op.path + "/") for other in self.operations)
+            if last and not continued and self.parameter_type(op, last.group(1)) == "string":
                 path = path[: path.rindex("<")] + f"<rest:{last.group(1)}>"
             rules.append(Rule(path, endpoint=op.operation_id, methods=[op.method]))
         return Map(rules, strict_slashes=False, merge_slashes=False, converters={"rest": Rest})

@@ -139,6 +139,21 @@ def chromium() -> str:
     return path
 
 
+@contextlib.contextmanager
+def chromium_browser() -> Iterator[Any]:
+    """The system Chromium under Playwright (never a downloaded browser), closed after."""
+    path = chromium()
+    from playwright.sync_api import expect, sync_playwright
+
+    # Generous: two workers share two cores with two browsers. Only a bound, never a measure.
+    expect.set_options(timeout=15_000)
+    with sync_playwright() as playwright:
+        # Playwright gives each launch a fresh temporary --user-data-dir of its own.
+        launched = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
 def certutil() -> str:
     """NSS's certutil (Debian's libnss3-tools), which trusts a CA in the certificate store
     Chromium reads on Linux; in CI its absence fails the test, elsewhere it skips it."""

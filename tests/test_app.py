@@ -28,7 +28,7 @@ def test_login_with_form_returns_a_verifiable_jwt(client: Client) -> None:
     assert body["refresh_token"]
     claims = jwt.decode(body["access_token"], DEFAULT_SECRET, algorithms=["HS256"], audience="mockauth")
     assert claims["sub"] == USER
-    assert claims["iss"] == "mockauth"
+    assert claims["iss"] == "http://localhost"  # the URL the request reached the mock at
     assert claims["exp"] - claims["iat"] == 900
     assert {"nbf", "jti"} <= set(claims)
     assert claims["name"] == "Example User" and claims["roles"] == ["user"]
@@ -166,8 +166,12 @@ def test_logout_without_token(client: Client) -> None:
     assert "WWW-Authenticate" in response.headers
 
 
-def test_jwks_is_empty_for_hs256(client: Client) -> None:
-    assert client.get("/.well-known/jwks.json").get_json() == {"keys": []}
+def test_jwks_under_hs256_holds_only_the_id_token_key(client: Client) -> None:
+    # The HS256 secret is never published; ID tokens are signed RS256 with a key made
+    # on first use, the one key of the set (OpenID Connect Discovery requires RS256).
+    keys = client.get("/.well-known/jwks.json").get_json()["keys"]
+    assert [(key["kty"], key["alg"], key["use"]) for key in keys] == [("RSA", "RS256", "sig")]
+    assert "d" not in keys[0] and "k" not in keys[0]
 
 
 @pytest.mark.parametrize("algorithm", ["RS256", "ES256"])
@@ -198,10 +202,10 @@ def test_key_file_is_loaded(tmp_path: Path) -> None:
 
 def test_discovery_points_at_the_endpoints(client: Client) -> None:
     body = client.get("/.well-known/openid-configuration", base_url="http://auth.test:9000").get_json()
-    assert body["issuer"] == "mockauth"
+    assert body["issuer"] == "http://auth.test:9000"
     assert body["jwks_uri"] == "http://auth.test:9000/.well-known/jwks.json"
-    assert body["token_endpoint"] == "http://auth.test:9000/auth/login"
-    assert body["userinfo_endpoint"] == "http://auth.test:9000/auth/me"
+    assert body["token_endpoint"] == "http://auth.test:9000/oauth/token"
+    assert body["userinfo_endpoint"] == "http://auth.test:9000/oauth/userinfo"
 
 
 def test_health_and_openapi(client: Client) -> None:

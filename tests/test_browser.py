@@ -18,10 +18,9 @@ from typing import Any
 import pytest
 import requests
 from frontend_support import (
-    CHROMIUM_ARGS,
     EXAMPLE,
     ROOT,
-    chromium,
+    chromium_browser,
     mockauth_serve,
     static_server,
 )
@@ -31,16 +30,8 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    path = chromium()
-    from playwright.sync_api import expect, sync_playwright
-
-    # Generous: two workers share two cores with two browsers. Only a bound, never a measure.
-    expect.set_options(timeout=15_000)
-    with sync_playwright() as playwright:
-        # Playwright gives each launch a fresh temporary --user-data-dir of its own.
-        launched = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+    with chromium_browser() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture(scope="module")

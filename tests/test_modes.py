@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import jwt
 import pytest
@@ -14,7 +15,7 @@ from conftest import PASSWORD, USER, assert_error, bearer, login
 from werkzeug.test import Client, TestResponse
 
 from mockauth import MODES, Disconnected, MockAuth, ModeError
-from mockauth._modes import API_OPERATIONS, LOGIN_OPERATIONS
+from mockauth._modes import API_OPERATIONS, BROWSER_OPERATIONS, LOGIN_OPERATIONS
 
 # Each test that uses `auth` runs on every store (see conftest.py).
 STORES = ("memory", "redis", "redis-pair")
@@ -30,6 +31,8 @@ def prepare(auth: MockAuth, client: Client, operation: str, username: str = USER
     if operation == "refresh":
         tokens = [login(client, username, password).get_json()["refresh_token"] for _ in range(4)]
         return lambda: client.post("/auth/refresh", data={"refresh_token": tokens.pop()})
+    if operation in OAUTH_REQUESTS:
+        return OAUTH_REQUESTS[operation](auth, client, username, password)
     if operation == "mfa":
         # A fixed code: a TOTP code passes once a step, and these send up to three times.
         auth.add_user({"username": "code@example.com", "password": "codepassword", "mfa": {"code": "654321"}})
@@ -52,9 +55,91 @@ def prepare(auth: MockAuth, client: Client, operation: str, username: str = USER
     return lambda: client.open(path, method=method, headers=bearer(token))
 
 
+# -- OAuth requests that succeed with no mode armed ----------------------------------------
+
+CLIENT = {"Authorization": "Basic ZGVtby1jbGllbnQ6ZGVtby1zZWNyZXQ="}  # demo-client:demo-secret
+AUTHORIZATION = {
+    "response_type": "code", "client_id": "demo-client", "redirect_uri": "http://127.0.0.1:5000/cb",
+    "scope": "openid profile email", "state": "s1",
+}
+
+
+def _oauth_token(client: Client, username: str, password: str) -> str:
+    form = {"grant_type": "password", "username": username, "password": password, "scope": "openid email"}
+    answer = client.post("/oauth/token", data=form, headers=CLIENT)
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    return str(answer.get_json()["access_token"])
+
+
+OAUTH_REQUESTS: dict[str, Callable[[MockAuth, Client, str, str], Callable[[], TestResponse]]] = {
+    "authorize": lambda auth, client, u, p: lambda: client.get("/oauth/authorize", query_string=AUTHORIZATION),
+    "authorize_login": lambda auth, client, u, p: lambda: client.post(
+        "/oauth/authorize", data={**AUTHORIZATION, "username": u, "password": p}
+    ),
+    "token": lambda auth, client, u, p: lambda: client.post(
+        "/oauth/token", data={"grant_type": "password", "username": u, "password": p}, headers=CLIENT
+    ),
+    "userinfo": lambda auth, client, u, p: (
+        lambda token: lambda: client.get("/oauth/userinfo", headers=bearer(token))
+    )(_oauth_token(client, u, p)),
+    "userinfo_post": lambda auth, client, u, p: (
+        lambda token: lambda: client.post("/oauth/userinfo", headers=bearer(token))
+    )(_oauth_token(client, u, p)),
+    "introspect": lambda auth, client, u, p: (
+        lambda token: lambda: client.post("/oauth/introspect", data={"token": token}, headers=CLIENT)
+    )(_oauth_token(client, u, p)),
+    "revoke": lambda auth, client, u, p: (
+        lambda token: lambda: client.post("/oauth/revoke", data={"token": token}, headers=CLIENT)
+    )(_oauth_token(client, u, p)),
+    "end_session": lambda auth, client, u, p: lambda: client.get("/oauth/logout"),
+    "end_session_post": lambda auth, client, u, p: lambda: client.post("/oauth/logout"),
+    "oauth_authorization_server": lambda auth, client, u, p: lambda: client.get(
+        "/.well-known/oauth-authorization-server"
+    ),
+}
+# What a failing mode reads as once redirected back to the client (RFC 6749 4.1.2.1).
+REDIRECTED = {429: "temporarily_unavailable", 500: "server_error", 503: "temporarily_unavailable"}
+
+
+def assert_oauth_mode_answer(name: str, operation: str, response: TestResponse) -> bool:
+    """The shapes of the OAuth endpoints; False when the operation answers as elsewhere."""
+    mode = MODES[name]
+    if operation == "authorize_login" and mode.effect == "challenge":
+        # The second step of the login page: a one-time code, or a new password.
+        kind = "mfa" if name == "mfa_required" else "password"
+        assert response.status_code == 200 and f'data-kind="{kind}"' in response.get_data(as_text=True)
+        return True
+    if operation in ("authorize", "authorize_login") and mode.effect == "error":
+        if mode.error in ("invalid_credentials", "account_locked", "account_disabled"):
+            # The login page again, with the error on it, as a real server shows it.
+            assert response.status_code == mode.status and response.mimetype == "text/html"
+            assert mode.error_description in response.get_data(as_text=True)
+            return True
+        assert response.status_code in (302, 303)
+        query = parse_qs(urlsplit(response.headers["Location"]).query)
+        assert query["error"] == [REDIRECTED[mode.status]] and query["state"] == ["s1"]
+        return True
+    if operation in BROWSER_OPERATIONS and mode.effect == "error":
+        assert response.status_code == mode.status and response.mimetype == "text/html"
+        return True
+    if operation == "token" and mode.error in ("invalid_credentials", "account_locked", "account_disabled", "invalid_token"):
+        assert_error(response, 400, "invalid_grant")
+        return True
+    if operation in ("userinfo", "userinfo_post") and mode.status == 401:
+        assert_error(response, 401, "invalid_token")  # RFC 6750: an expired token is an invalid one
+        assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
+        return True
+    if operation == "token" and mode.effect == "expire":
+        assert response.status_code == 200 and response.get_json()["expires_in"] < 0
+        return True
+    return False
+
+
 def assert_mode_answer(auth: MockAuth, client: Client, name: str, operation: str, response: TestResponse) -> None:
     """The response is what mode `name` makes `operation` answer."""
     mode = MODES[name]
+    if assert_oauth_mode_answer(name, operation, response):
+        return
     if mode.effect == "error":
         assert_error(response, mode.status, mode.error or "")
         for header in mode.option_headers:
@@ -83,7 +168,7 @@ def assert_mode_answer(auth: MockAuth, client: Client, name: str, operation: str
         assert isinstance(body["mfa_token" if mode.error == "mfa_required" else "change_token"], str)
         assert response.headers["Cache-Control"] == "no-store"
     elif mode.effect == "delay":
-        assert response.status_code in (200, 204)
+        assert response.status_code in (200, 204, 302, 303)
         entry = auth.journal.entries()[-1]
         assert "slow" in entry.modes and entry.duration_ms >= 50
     else:  # pragma: no cover - every effect is listed above
@@ -91,11 +176,13 @@ def assert_mode_answer(auth: MockAuth, client: Client, name: str, operation: str
 
 
 def assert_normal(response: TestResponse) -> None:
-    assert response.status_code in (200, 204), response.get_data(as_text=True)
+    assert response.status_code in (200, 204, 302, 303), response.get_data(as_text=True)
+    if response.status_code in (302, 303):  # back to the client with a code, not an error
+        assert "code" in parse_qs(urlsplit(response.headers["Location"]).query)
     if response.status_code == 200 and response.mimetype == "application/json":
         body = response.get_json()
         assert isinstance(body, dict)
-        if "token_type" in body:
+        if "token_type" in body and "active" not in body:  # a token answer, not an introspection
             assert body["access_token"] and body["expires_in"] > 0
 
 

@@ -92,7 +92,9 @@ config = json.load(urllib.request.urlopen(auth + "/.well-known/openid-configurat
 
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
-        ask = urllib.request.Request(config["userinfo_endpoint"], headers={"Authorization": self.headers["Authorization"]})
+        # The seed API's /auth/me, found under the discovery document's issuer (the server's URL).
+        me = config["issuer"] + "/auth/me"
+        ask = urllib.request.Request(me, headers={"Authorization": self.headers["Authorization"]})
         try:
             with urllib.request.urlopen(ask, timeout=10) as answer:
                 status, body = answer.status, answer.read()

@@ -344,14 +344,31 @@ def _check_answer(mode: str | None, request: tuple[str, str, dict[str, str], byt
     finally:
         errors, _ = _ROBUST.app.take_errors()
         assert not errors, f"raised inside the app: {errors[0]!r}"
-    if status >= 500:
-        own = {"server_error": (500, "server_error"), "unavailable": (503, "temporarily_unavailable")}
-        assert mode in own and (status, json.loads(data)["error"]) == own[mode], (status, data[:300])
     content_type = dict((k.lower(), v) for k, v in answer_headers).get("content-type", "")
     path = url.split("?")[0].removeprefix("http://127.0.0.1")
+    if status >= 500:
+        own = {"server_error": (500, "server_error"), "unavailable": (503, "temporarily_unavailable")}
+        assert mode in own and status == own[mode][0], (status, data[:300])
+        if not (content_type.startswith("text/html") and _documents_html(method, path, status)):
+            assert json.loads(data)["error"] == own[mode][1], data[:300]
     if status == 204 or (mode == "malformed_response" and status == 200):
         return
     if status == 200 and any(path == op.path for op in _OPERATIONS if op.operation_id in _NOT_JSON):
         return
+    if content_type.startswith("text/html") and _documents_html(method, path, status):
+        return  # a page for a browser (the login page, its errors, logging out), as the spec says
     assert content_type.startswith("application/json"), (status, content_type, data[:200])
     json.loads(data)  # parses: the body is JSON
+
+
+def _documents_html(method: str, path: str, status: int) -> bool:
+    """Whether openapi.yaml says this operation may answer `status` with an HTML page."""
+    document = load_spec(default_spec_path()).document
+    for op in _OPERATIONS:
+        if op.method == method and op.path == path:
+            responses = document["paths"][op.path][op.method.lower()]["responses"]
+            answer = responses.get(str(status)) or responses.get("default") or {}
+            if "$ref" in answer:
+                answer = document["components"]["responses"][answer["$ref"].rsplit("/", 1)[1]]
+            return "text/html" in answer.get("content", {})
+    return False

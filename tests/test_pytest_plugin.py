@@ -117,7 +117,7 @@ def test_readme_shows_every_example_verbatim() -> None:
 def test_examples_pass_in_a_downstream_project(pytester: pytest.Pytester) -> None:
     copy_examples(pytester)
     result = pytester.runpytest("-p", "no:cacheprovider", "--import-mode=importlib")
-    result.assert_outcomes(passed=23)
+    result.assert_outcomes(passed=27)
 
 
 def test_examples_against_a_real_deployment_skip_mock_only_tests(
@@ -126,9 +126,10 @@ def test_examples_against_a_real_deployment_skip_mock_only_tests(
     copy_examples(pytester)
     result = pytester.runpytest("-rs", "--import-mode=importlib", "--mockauth-target", target)
     # Mock-only: the 4 tests of the mockauth fixture, the 4 with a marker, the 2 expired
-    # tokens, the 2 that read a one-time code or change a password, and the RS256 test,
-    # whose mockauth_settings only the mock can honour.
-    result.assert_outcomes(passed=10, skipped=13)
+    # tokens, the 2 that read a one-time code or change a password, the 3 OAuth examples
+    # that drive the mock's clock or its login page, and the RS256 test, whose
+    # mockauth_settings only the mock can honour.
+    result.assert_outcomes(passed=11, skipped=16)
     result.stdout.fnmatch_lines([
         "SKIPPED*test_example_marker.py*needs mock-only control (@pytest.mark.mockauth(mode))*",
         "SKIPPED*test_example_mock_control.py*needs mock-only control (the mockauth fixture*"
@@ -368,7 +369,7 @@ def test_an_error_inside_the_server_fails_the_test_that_caused_it(
 def test_marker_keywords_are_the_python_apis() -> None:
     init = inspect.signature(MockAuth).parameters
     own = {name for name, p in init.items() if p.kind is not inspect.Parameter.VAR_KEYWORD}
-    assert own == {"users", "spec"}
+    assert own == {"users", "clients", "spec"}
     assert "mode" in inspect.signature(MockAuth.fail).parameters
     assert hasattr(MockAuth.from_fixtures(), "clock")
     assert set(marker_keywords()) == own | {"mode", "clock"} | set(Settings.names())
@@ -494,7 +495,7 @@ def test_a_base_url_with_a_path_mounts_the_mock_there(pytester: pytest.Pytester)
             form = {"username": "admin", "password": "adminpassword"}
             assert requests.post(mockauth_requests.url + "/auth/login", data=form).status_code == 200
             config = requests.get(mockauth_requests.url + "/.well-known/openid-configuration").json()
-            assert config["token_endpoint"] == "http://localhost:8000/api/auth/login"
+            assert config["token_endpoint"] == "http://localhost:8000/api/oauth/token"
 
         def test_httpx(mockauth_httpx):
             form = {"username": "admin", "password": "adminpassword"}

@@ -203,7 +203,7 @@ def test_claims_of_the_wrong_type_are_refused(hs: MockAuth) -> None:
 def test_login_compares_fixed_length_digests(monkeypatch: pytest.MonkeyPatch) -> None:
     # Constant time: every login, known user or not, right password or not, runs one
     # hmac.compare_digest over two SHA-256 digests (no early exit, no length leak).
-    import mockauth._app.auth_api
+    import mockauth._app.steps
 
     calls: list[tuple[int, int]] = []
     compare = hmac.compare_digest
@@ -212,7 +212,7 @@ def test_login_compares_fixed_length_digests(monkeypatch: pytest.MonkeyPatch) ->
         calls.append((len(a), len(b)))
         return compare(a, b)
 
-    monkeypatch.setattr(mockauth._app.auth_api.hmac, "compare_digest", spy)
+    monkeypatch.setattr(mockauth._app.steps.hmac, "compare_digest", spy)
     auth = MockAuth([User("ann", "a-long-password-of-some-length")], secret=SECRET)
     client = auth.test_client()
     for username, password, status in [

@@ -48,7 +48,7 @@ def test_mockauth_keywords_are_settings() -> None:
     auth = MockAuth(**{name: getattr(Settings(), name) for name in Settings.names()})
     assert auth.settings == Settings()
     # The only keywords of MockAuth and from_fixtures that are not settings are these:
-    assert set(inspect.signature(MockAuth).parameters) == {"users", "spec", "settings"}
+    assert set(inspect.signature(MockAuth).parameters) == {"users", "clients", "spec", "settings"}
     assert set(inspect.signature(MockAuth.from_fixtures).parameters) == {"path", "spec", "settings"}
 
 

@@ -30,6 +30,8 @@ def test_auth_operations_are_not_control_and_control_ones_are() -> None:
     auth_ops = {op.operation_id for op in spec.operations if not op.control}
     assert auth_ops == {
         "login", "refresh", "me", "logout", "jwks", "openid_configuration", "health", "openapi", "mfa", "password",
+        "oauth_authorization_server", "authorize", "authorize_login", "token", "userinfo", "userinfo_post",
+        "introspect", "revoke", "end_session", "end_session_post",
     }
     assert all(op.path.startswith("/_mockauth/") for op in spec.operations if CONTROL_TAG in op.tags)
 
@@ -168,3 +170,10 @@ def write_mode_schemas(path: Path) -> None:
 if __name__ == "__main__":
     # After a change to the mode table: python tests/test_spec.py (rewrites openapi.yaml).
     write_mode_schemas(Path(__file__).resolve().parent.parent / "openapi.yaml")
+
+
+def test_the_redirect_uri_pattern_is_the_servers() -> None:
+    from mockauth._clients import REDIRECT_URI
+
+    schemas = load_spec(default_spec_path()).document["components"]["schemas"]
+    assert schemas["RedirectUri"]["pattern"] == REDIRECT_URI

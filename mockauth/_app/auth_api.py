@@ -1,10 +1,8 @@
 """The auth API every deployment serves: login, refresh, me, logout, and the public
-documents beside them (JWKS, discovery, health, the spec itself)."""
+documents beside them (JWKS, health, the spec itself; discovery is in ``oauth``)."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from typing import Any
 
 from werkzeug.wrappers import Response
@@ -12,13 +10,18 @@ from werkzeug.wrappers import Response
 from .._state.stores.tokens import MAX_REVOCATIONS, RevocationsFull
 from .._state.tokens import TokenError, unverified_subject
 from .._values import is_text
-from .http import ApiError, base_url, bearer_token, json_response, required_strings, www_authenticate
-from .steps import bearer_claims, check_account, read_body, signed_in, taken_effect, token_answer
+from .http import ApiError, bearer_token, json_response, required_strings, www_authenticate
+from .steps import (
+    bearer_claims,
+    check_account,
+    check_password,
+    issuer_of,
+    read_body,
+    signed_in,
+    taken_effect,
+    token_answer,
+)
 from .wsgi import App, Call, Handler, Subject
-
-# Compared against when the username is unknown, so both answers take the same time.
-_NO_SUCH_PASSWORD = b"mockauth: no such user, compared only to spend the same time"
-
 
 # -- whose request is it (for per-user modes) -----------------------------------------
 
@@ -54,14 +57,8 @@ SUBJECTS: dict[str, Subject] = {
 
 def login(app: App, call: Call) -> Response:
     username, password = required_strings(call.params, "username", "password")
-    user = app.state.users.find(username)
-    expected = user.password.encode() if user else _NO_SUCH_PASSWORD
-    # Digests of equal length, so the comparison time says nothing about the password's
-    # length or its first wrong byte; an unknown user costs the same comparison.
-    matches = hmac.compare_digest(
-        hashlib.sha256(password.encode()).digest(), hashlib.sha256(expected).digest()
-    )
-    if user is None or not matches:
+    user = check_password(app, username, password)
+    if user is None:
         raise ApiError(401, "invalid_credentials", "The username or password is incorrect.")
     check_account(user)
     challenge = call.selection.failure if taken_effect(app, call, "challenge") else None
@@ -83,7 +80,7 @@ def refresh(app: App, call: Call) -> Response:
     user = app.state.users.all().get(username)
     if user is None:
         raise ApiError(401, "invalid_token", "The user of this refresh token no longer exists.")
-    return token_answer(app.state.tokens.token_response(user, family=family))
+    return token_answer(app.state.tokens.token_response(user, family=family, issuer=issuer_of(app, call)))
 
 
 def me(app: App, call: Call) -> Response:
@@ -114,24 +111,7 @@ def logout(app: App, call: Call) -> Response:
 
 
 def jwks(app: App, call: Call) -> Response:
-    return json_response(app.state.tokens.keys.jwks(), 200, [("Cache-Control", "public, max-age=300")])
-
-
-def openid_configuration(app: App, call: Call) -> Response:
-    base = base_url(call.request)
-    return json_response({
-        "issuer": app.settings.issuer,
-        "jwks_uri": base + ".well-known/jwks.json",
-        "token_endpoint": base + "auth/login",
-        "userinfo_endpoint": base + "auth/me",
-        "end_session_endpoint": base + "auth/logout",
-        "grant_types_supported": ["password", "refresh_token"],
-        "token_endpoint_auth_methods_supported": ["none"],
-        "response_types_supported": ["token"],
-        "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": [app.settings.algorithm],
-        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "nbf", "jti", "email"],
-    })
+    return json_response(app.state.tokens.jwks(), 200, [("Cache-Control", "public, max-age=300")])
 
 
 def health(app: App, call: Call) -> Response:
@@ -144,5 +124,5 @@ def openapi(app: App, call: Call) -> Response:
 
 ROUTES: dict[str, Handler] = {
     handler.__name__: handler
-    for handler in [login, refresh, me, logout, jwks, openid_configuration, health, openapi]
+    for handler in [login, refresh, me, logout, jwks, health, openapi]
 }

@@ -10,12 +10,14 @@ from typing import Any
 from werkzeug.wrappers import Response
 
 from .. import _modes
-from .._errors import ConfigError, MockAuthError, ModeError, UnknownUserError
+from .._clients import client_from_mapping
+from .._errors import ConfigError, MockAuthError, ModeError, UnknownClientError, UnknownUserError
 from .._fixtures import User, user_from_mapping
 from .._state.tokens import TokenError, decode_unverified
-from .._values import is_number
+from .._values import is_number, is_whole
 from .http import NO_STORE, ApiError, bad_request, json_response, query_integer, required_strings
-from .steps import read_body, token_answer
+from .oauth.grants.client_credentials import default_scope
+from .steps import accepts_issuer, issuer_of, read_body, token_answer
 from .wsgi import App, Call, Handler
 
 _DASHBOARD = Path(__file__).resolve().parent.parent / "dashboard" / "index.html"
@@ -136,13 +138,11 @@ def control_set_clock(app: App, call: Call) -> Response:
 def control_list_users(app: App, call: Call) -> Response:
     # Fixture passwords are test data, shown on request so the dashboard can offer a
     # login curl line that works as pasted, and an MFA user's code at the mock clock.
-    passwords = call.request.args.get("passwords", "false")
-    if passwords not in ("true", "false"):
-        raise bad_request("The query parameter 'passwords' must be true or false.")
+    passwords = _flag(call, "passwords")
     return json_response([
-        _with_secrets(app, user) if passwords == "true" else user.public()
+        _with_secrets(app, user) if passwords else user.public()
         for user in app.state.users.all().values()
-    ], 200, NO_STORE if passwords == "true" else ())
+    ], 200, NO_STORE if passwords else ())
 
 
 def _with_secrets(app: App, user: User) -> dict[str, Any]:
@@ -150,6 +150,14 @@ def _with_secrets(app: App, user: User) -> dict[str, Any]:
     if user.mfa:
         shown["mfa_code"], shown["mfa_code_valid_until"] = app.state.challenges.current_code(user)
     return shown
+
+
+def _flag(call: Call, name: str) -> bool:
+    """A true/false query parameter, false when absent."""
+    value = call.request.args.get(name, "false")
+    if value not in ("true", "false"):
+        raise bad_request(f"The query parameter {name!r} must be true or false.")
+    return value == "true"
 
 
 def control_add_user(app: App, call: Call) -> Response:
@@ -184,6 +192,52 @@ def control_remove_user(app: App, call: Call) -> Response:
     return Response(status=204)
 
 
+def control_list_clients(app: App, call: Call) -> Response:
+    # Fixture secrets are test data, shown on request as passwords are.
+    secrets = _flag(call, "secrets")
+    return json_response([client.describe(secret=secrets) for client in app.state.clients.all().values()])
+
+
+def control_add_client(app: App, call: Call) -> Response:
+    body = read_body(app, call, form=False)
+    try:
+        client = client_from_mapping(body)
+    except ConfigError as error:
+        raise bad_request(f"Client: {error}") from None
+    app.state.clients.add(client)
+    return json_response(client.describe(), 201)
+
+
+def control_remove_client(app: App, call: Call) -> Response:
+    try:
+        app.state.clients.remove(call.args["client_id"])
+    except UnknownClientError as error:
+        raise ApiError(404, "not_found", str(error)) from None
+    return Response(status=204)
+
+
+def control_issue_client_token(app: App, call: Call) -> Response:
+    body = read_body(app, call, form=False)
+    client = app.state.clients.find(call.args["client_id"])
+    if client is None:
+        raise ApiError(404, "not_found", f"No client {call.args['client_id']!r}.")
+    unknown = set(body) - {"scope", "expires_in"}
+    if unknown:
+        raise bad_request(f"Unknown field {sorted(unknown)[0]!r}.")
+    scope = body.get("scope")
+    if scope is not None and not isinstance(scope, str):
+        raise bad_request("The field 'scope' must be a string.")
+    expires_in = body.get("expires_in")
+    if expires_in is not None and not (is_whole(expires_in) and abs(expires_in) <= 10**9):
+        raise bad_request("The field 'expires_in' must be a whole number of seconds.")
+    if scope is None:
+        scope = default_scope(client)
+    token, lifetime = app.state.tokens.client_token(
+        client.client_id, scope=scope, expires_in=expires_in, issuer=issuer_of(app, call)
+    )
+    return json_response({"access_token": token, "token_type": "Bearer", "expires_in": lifetime, "scope": scope}, 201)
+
+
 def control_journal(app: App, call: Call) -> Response:
     query = call.request.args
     entries = app.state.journal.entries(
@@ -205,7 +259,7 @@ def control_issue_token(app: App, call: Call) -> Response:
     if not isinstance(claims, dict):
         raise bad_request("The field 'claims' must be an object.")
     try:
-        token = app.state.issue_token(username, expires_in=expires_in, **claims)
+        token = app.state.issue_token(username, expires_in=expires_in, issuer=issuer_of(app, call), **claims)
     except UnknownUserError as error:
         raise ApiError(404, "not_found", str(error)) from None
     except MockAuthError as error:
@@ -223,7 +277,7 @@ def control_decode_token(app: App, call: Call) -> Response:
         "header": header, "claims": claims, "valid": True, "error": None, "error_description": None,
     }
     try:
-        app.state.tokens.verify(token.strip())
+        app.state.tokens.verify(token.strip(), accepts_issuer(app, call))
     except TokenError as error:
         verdict.update(valid=False, error=error.code, error_description=error.description)
     return json_response(verdict, 200, NO_STORE)
@@ -236,5 +290,6 @@ ROUTES: dict[str, Handler] = {
         control_disarm_all, control_disarm_mode, control_clock, control_set_clock,
         control_list_users, control_add_user, control_update_user, control_remove_user,
         control_journal, control_clear_journal, control_issue_token, control_decode_token,
+        control_list_clients, control_add_client, control_remove_client, control_issue_client_token,
     ]
 }

@@ -1,9 +1,11 @@
-"""Steps the handlers share: reading the body, checking a bearer token, answering tokens
-or the next challenge of a login."""
+"""Steps the handlers share: reading the body, checking a password or a bearer token,
+the issuer of a request, answering tokens or the next challenge of a login."""
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import hmac
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -15,11 +17,20 @@ from .._state.tokens import TokenError
 from .http import NO_STORE, ApiError, bearer_token, json_response, parse_body, www_authenticate
 from .wsgi import App, Call
 
+# Compared against when the username is unknown, so both answers take the same time.
+_NO_SUCH_PASSWORD = b"mockauth: no such user, compared only to spend the same time"
+
 
 def read_body(app: App, call: Call, *, form: bool = True, required: bool = False) -> dict[str, Any]:
     """The request body as a mapping (kept on the call for the journal); a `required`
-    body may not be left out."""
-    call.params = parse_body(call.request, app.settings.max_body_size, form=form, required=required)
+    body may not be left out. Read once: a handler may ask again after the request's
+    subject was found in it."""
+    environ = call.request.environ
+    if "mockauth.body" not in environ:
+        environ["mockauth.body"] = parse_body(
+            call.request, app.settings.max_body_size, form=form, required=required
+        )
+    call.params = dict(environ["mockauth.body"])
     return call.params
 
 
@@ -34,7 +45,7 @@ def bearer_claims(app: App, call: Call) -> dict[str, Any]:
         description = "The Authorization header must be 'Bearer <token>', the token one b64token."
         raise ApiError(400, "invalid_request", description, [www_authenticate("invalid_request", description)])
     try:
-        return app.state.tokens.verify(token)
+        return app.state.tokens.verify(token, accepts_issuer(app, call))
     except TokenError as error:
         raise ApiError(
             401, error.code, error.description,
@@ -103,7 +114,7 @@ def signed_in(app: App, call: Call, outcome: Challenge | User) -> Response:
         )
     check_account(outcome)
     expired = taken_effect(app, call, "expire")
-    return token_answer(app.state.tokens.token_response(outcome, expired=expired))
+    return token_answer(app.state.tokens.token_response(outcome, expired=expired, issuer=issuer_of(app, call)))
 
 
 def taken_effect(app: App, call: Call, effect: str) -> bool:
@@ -121,3 +132,33 @@ def taken_effect(app: App, call: Call, effect: str) -> bool:
         selection, deferred=None, failure=selection.failure if taken else None
     )
     return taken
+
+
+def check_password(app: App, username: str, password: str) -> User | None:
+    """The user with this username (or email) and password, or None."""
+    user = app.state.users.find(username)
+    expected = user.password.encode() if user else _NO_SUCH_PASSWORD
+    # Digests of equal length, so the comparison time says nothing about the password's
+    # length or its first wrong byte; an unknown user costs the same comparison.
+    matches = hmac.compare_digest(
+        hashlib.sha256(password.encode()).digest(), hashlib.sha256(expected).digest()
+    )
+    return user if user is not None and matches else None
+
+
+def request_issuer(call: Call) -> str:
+    """The URL this request reached the mock at (``http://127.0.0.1:8765``)."""
+    request = call.request
+    # Not request.url_root: it builds an IRI (IDNA decoding and all), a tenth of a login.
+    return f"{request.scheme}://{request.host}{request.environ.get('SCRIPT_NAME', '').rstrip('/')}"
+
+
+def issuer_of(app: App, call: Call) -> str:
+    """The ``iss`` of tokens issued to this request (see ``State.issuer``)."""
+    return app.state.issuer(request_issuer(call))
+
+
+def accepts_issuer(app: App, call: Call) -> Callable[[str], bool]:
+    """Which ``iss`` values a token sent with this request may carry."""
+    where = request_issuer(call)
+    return lambda issuer: app.state.issuer_accepted(issuer, where)

@@ -22,11 +22,12 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.wrappers import Request, Response
 
 from .. import _modes
-from .._errors import Disconnected, ModeError, SpecError, StoreUnavailable
-from .._modes import API_OPERATIONS, LOGIN_OPERATIONS, Applied, Selection
+from .._errors import Disconnected, MockAuthError, ModeError, SpecError, StoreUnavailable
+from .._modes import API_OPERATIONS, ISSUING_OPERATIONS, Applied, Selection
 from .._spec import Spec
 from .._state import State
 from .._state.journal import REDACTED, SECRET_FIELDS, redact
+from .._state.stores.tokens import MAX_REVOCATIONS, RevocationsFull
 from .._values import printable
 from . import cors as _cors
 from .admin import GUARD_KEY, Guard, admin_gate, host_name, host_refusal, valid_host
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
 
 BEARER_OPERATIONS = frozenset({"me", "logout"})
 # Control calls that change nothing a worker keeps (the signing key is shared by all).
-STATELESS_CONTROL = frozenset({"control_issue_token", "control_decode_token"})
+STATELESS_CONTROL = frozenset({"control_issue_token", "control_decode_token", "control_issue_client_token"})
 _MALFORMED_TAIL = b'{"status":"ok"'
 # Bugs kept for check(): the first few say what went wrong; more would only hold
 # tracebacks (and the request bodies in their frames) in memory.
@@ -53,6 +54,9 @@ _LAST_RESORT = (
 Handler = Callable[["App", "Call"], Response]
 # Whose request this is, for per-user modes and the journal (before the handler runs).
 Subject = Callable[["App", "Call"], "str | None"]
+# How an operation's errors look (the login page's are pages and redirects, the token
+# endpoint's RFC 6749 codes): the error a handler or a mode raised, reshaped.
+Shape = Callable[["App", "Call", ApiError], ApiError]
 
 
 class Call:
@@ -77,6 +81,7 @@ class App:
         routes: Mapping[str, Handler],
         subjects: Mapping[str, Subject],
         *,
+        shapes: Mapping[str, Shape] | None = None,
         log: Callable[[str], None] = lambda message: None,
     ) -> None:
         self.state = state
@@ -84,6 +89,7 @@ class App:
         self.spec = spec
         self.handlers = dict(routes)
         self.subjects = dict(subjects)
+        self.shapes = dict(shapes or {})
         self.log = log
         # Built on the first request with a path variable: werkzeug.routing and what it
         # imports (difflib, uuid, platform) are a tenth of `mockauth serve`'s start-up,
@@ -240,8 +246,8 @@ class App:
     def cors(self, request: Request, response: Response) -> None:
         """CORS headers on any answer to an allowed browser origin; none for the others."""
         origin = request.headers.get("Origin")
-        if origin is None:
-            return
+        if origin is None or origin == f"{request.scheme}://{request.host}":
+            return  # not a cross-origin request (the login page's form posts to its own origin)
         if _cors.allowed(origin, self.settings.cors_origins):
             _cors.add_headers(response.headers, origin)
         else:
@@ -330,15 +336,24 @@ class App:
             if refusal is not None:
                 return call, refusal
         try:
-            response = self.handle(call)
+            try:
+                response = self.handle(call)
+            except StoreUnavailable as error:
+                # Redis is down: an answer clients know how to retry, not a bug (the store
+                # logs the outage once).
+                raise ApiError(503, "temporarily_unavailable", str(error), [("Retry-After", "1")]) from None
+            except RevocationsFull:
+                # Every revocation is kept until its token expires on the mock's clock:
+                # past the cap the mock refuses to revoke more rather than forget one.
+                raise ApiError(
+                    503, "temporarily_unavailable",
+                    f"The mock holds {MAX_REVOCATIONS} revoked tokens that have not expired yet on its "
+                    "clock; it revokes more once some expire (or after POST /_mockauth/reset).",
+                    [("Retry-After", "60")],
+                ) from None
         except ApiError as error:
-            response = _tagged(error.response(), error.error)
-        except StoreUnavailable as error:
-            # Redis is down: an answer clients know how to retry, not a bug (the store
-            # logs the outage once).
-            response = _tagged(ApiError(
-                503, "temporarily_unavailable", str(error), [("Retry-After", "1")]
-            ).response(), "temporarily_unavailable")
+            shaped = self.shape(call, error)
+            response = _tagged(shaped.response(), shaped.error)
         except Disconnected:
             self._journal(request, call, 0, "disconnect", started)
             raise
@@ -368,6 +383,19 @@ class App:
             return handler(self, call)
         return self.fail(call, failure, handler)
 
+    def shape(self, call: Call, error: ApiError) -> ApiError:
+        """The error as the operation answers it (most answer it as it is)."""
+        shape = self.shapes.get(call.operation)
+        if shape is None:
+            return error
+        try:
+            return shape(self, call, error)
+        except (ApiError, MockAuthError):  # e.g. the store went down meanwhile: the error as it is
+            return error
+        except Exception as bug:  # a bug in the shape: the error as it is, the bug kept and logged
+            self.crashed(bug, call.request.environ, call)
+            return error
+
     def fail(self, call: Call, applied: Applied, handler: Handler) -> Response:
         """Answer as the failing mode says."""
         mode = applied.mode
@@ -381,8 +409,8 @@ class App:
             raise Disconnected(
                 f"mockauth closed the connection without a response (disconnect mode, {call.operation})"
             )
-        if mode.effect == "challenge" or (mode.effect == "expire" and call.operation in LOGIN_OPERATIONS):
-            # The login step sees call.selection: it challenges, or issues expired tokens.
+        if mode.effect == "challenge" or (mode.effect == "expire" and call.operation in ISSUING_OPERATIONS):
+            # The handler sees call.selection: a login step challenges, or issues expired tokens.
             # A count it did not use (a wrong password, or another request took the last
             # one): not applied.
             try:
@@ -399,7 +427,7 @@ class App:
         try:
             response = handler(self, call)
         except ApiError as error:
-            response = error.response()
+            response = self.shape(call, error).response()
         if mode.effect == "incomplete":
             body = response.get_json(silent=True) if response.status_code == 200 else None
             body = body if isinstance(body, dict) else {"token_type": "bearer"}

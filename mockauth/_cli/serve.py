@@ -204,7 +204,8 @@ def _expose(auth: MockAuth, host: str) -> Exposure:
 
 def _print_banner(auth: MockAuth, url: str, tls: ServerTLS | None = None) -> None:
     settings = auth.settings
-    print(f"mockauth {__version__} serving {url}  ({settings.algorithm}, issuer {settings.issuer!r})")
+    issuer = settings.issuer or settings.public_url or url
+    print(f"mockauth {__version__} serving {url}  ({settings.algorithm}, issuer {issuer!r})")
     print(f"  fixtures: {auth.fixtures_path}")
     if auth.stores.shared:
         how = "seeded from the fixtures" if auth.seeded else "joined the state other processes left"
@@ -215,6 +216,12 @@ def _print_banner(auth: MockAuth, url: str, tls: ServerTLS | None = None) -> Non
         notes += [flag for flag in ("locked", "disabled") if getattr(user, flag)]
         notes += [f"mode {user.mode}"] if user.mode else []
         print(f"    {user.username}" + (f"  ({', '.join(notes)})" if notes else ""))
+    if auth.clients:
+        print(f"  OAuth clients ({len(auth.clients)}):")
+        for client in auth.clients.values():
+            kind = "public, PKCE" if client.public else "confidential"
+            print(f"    {client.client_id}  ({kind}; {', '.join(client.grant_types)})")
+        print(f"  discovery: {settings.public_url or url}/.well-known/openid-configuration")
     for arming in auth.modes.armed():
         if arming.source == "cli":
             print(f"  armed: {_described(arming)}")

@@ -59,7 +59,11 @@ def run_check(args: argparse.Namespace) -> int:
         if problems:
             failed = True
             continue
-        users = load_fixtures(path).users
-        names = ", ".join(user.username for user in users)
-        print(f"{path}: ok, {plural(len(users), 'user')} ({names})")
+        fixtures = load_fixtures(path)
+        names = ", ".join(user.username for user in fixtures.users)
+        line = f"{path}: ok, {plural(len(fixtures.users), 'user')} ({names})"
+        if fixtures.clients:
+            clients = ", ".join(client.client_id for client in fixtures.clients)
+            line += f", {plural(len(fixtures.clients), 'client')} ({clients})"
+        print(line)
     return 2 if failed else 0

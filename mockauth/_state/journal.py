@@ -10,10 +10,11 @@ from .._errors import MockAuthError
 from .._values import printable
 from .stores import JournalStore
 
-# Request fields whose values never reach the journal.
+# Request fields whose values never reach the journal. An authorization code and its
+# PKCE verifier are credentials (and a plain code_challenge is the verifier itself).
 SECRET_FIELDS = frozenset({
     "password", "refresh_token", "access_token", "token", "client_secret",
-    "code", "mfa_token", "change_token", "new_password",
+    "code", "mfa_token", "change_token", "new_password", "code_verifier", "code_challenge",
 })
 REDACTED = "[redacted]"
 

@@ -7,6 +7,7 @@ import hashlib
 import json
 import re
 import secrets
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from .._errors import ConfigError
 from .._fixtures import User
-from .._settings import Settings
+from .._settings import DEFAULT_ISSUER, Settings
 from .._values import check_json, is_number, parse_json
 from .clock import Clock
 from .stores import TokenStore
@@ -77,12 +78,19 @@ class Keys:
             kid = hashlib.sha256(b"mockauth-kid" + secret).hexdigest()[:16]
             return cls(algorithm, secret, secret, kid, None)
         if settings.key_file:
-            private_key = _load_private_key(settings.key_file, algorithm)
-        elif store is None:
-            private_key = _generate_key(algorithm)
-        else:
-            pem = store.signing_key(algorithm, _generated_pem(algorithm))
-            private_key = serialization.load_pem_private_key(pem, password=None)
+            return cls.of_private_key(algorithm, _load_private_key(settings.key_file, algorithm))
+        return cls.generated(algorithm, store)
+
+    @classmethod
+    def generated(cls, algorithm: str, store: TokenStore | None = None) -> Keys:
+        """A key made at start (RS256 or ES256), shared through `store` when there is one."""
+        if store is None:
+            return cls.of_private_key(algorithm, _generate_key(algorithm))
+        pem = store.signing_key(algorithm, _generated_pem(algorithm))
+        return cls.of_private_key(algorithm, serialization.load_pem_private_key(pem, password=None))
+
+    @classmethod
+    def of_private_key(cls, algorithm: str, private_key: Any) -> Keys:
         public_key = private_key.public_key()
         jwk: dict[str, Any] = json.loads(jwt.algorithms.get_default_algorithms()[algorithm].to_jwk(public_key))
         kid = _thumbprint(jwk)
@@ -145,15 +153,45 @@ class Tokens:
     as OAuth 2.0 Security BCP 4.14 advises. Logout revokes the access token and its family.
     An access token names its family in the OIDC ``sid`` claim, so any process can
     revoke the family from the token alone.
+
+    OpenID Connect ID tokens are signed with the configured key when it is RS256 or
+    ES256; under HS256 (whose secret a client cannot verify with) with an RS256 key made
+    on first use and published at the JWKS, as OpenID Connect Discovery requires RS256.
     """
 
-    def __init__(self, settings: Settings, clock: Clock, store: TokenStore, keys: Keys | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Clock,
+        store: TokenStore,
+        keys: Keys | None = None,
+        issuers: Callable[[str], bool] | None = None,
+    ) -> None:
         self.settings = settings
         self.clock = clock
         self.store = store
         self.keys = keys or Keys.from_settings(settings, store)
         # A revoked family is remembered while any token of it may still be valid.
         self._family_lifetime = max(settings.access_token_lifetime, settings.refresh_token_lifetime)
+        self._id_keys: Keys | None = self.keys if self.keys.public_jwk else None
+        self._id_keys_lock = threading.Lock()
+        # Tokens minted outside a request (issue_token, `mockauth token`) name this issuer.
+        self.default_issuer = settings.issuer or settings.public_url or DEFAULT_ISSUER
+        # Which iss values are this mock's when a check names none (State knows them all).
+        self.issuers = issuers or (lambda issuer: issuer == self.default_issuer)
+
+    @property
+    def id_keys(self) -> Keys:
+        """The keys of ID tokens (made on first use under HS256: an RSA key costs ~25 ms)."""
+        if self._id_keys is None:
+            with self._id_keys_lock:
+                if self._id_keys is None:
+                    self._id_keys = Keys.generated("RS256", self.store)
+        return self._id_keys
+
+    def jwks(self) -> dict[str, Any]:
+        """Every public key a token of this mock may be verified with."""
+        return self.id_keys.jwks()
 
     def reset(self) -> None:
         self.store.clear()
@@ -167,22 +205,42 @@ class Tokens:
         expires_in: int | None = None,
         claims: Mapping[str, Any] | None = None,
         family: str | None = None,
+        issuer: str | None = None,
     ) -> tuple[str, int]:
         """A signed JWT for `user` and its lifetime in seconds (negative: already expired)."""
+        own = dict(user.claims)
+        if user.email and "email" not in own:
+            own["email"] = user.email
+        return self._access(user.username, own, expires_in, claims, family, issuer)
+
+    def client_token(
+        self, client_id: str, *, scope: str, expires_in: int | None = None, issuer: str | None = None
+    ) -> tuple[str, int]:
+        """A client's own access token (client_credentials): ``sub`` is the client (RFC 9068)."""
+        claims = {"client_id": client_id, "scope": scope} if scope else {"client_id": client_id}
+        return self._access(client_id, {}, expires_in, claims, None, issuer)
+
+    def _access(
+        self,
+        subject: str,
+        own: Mapping[str, Any],
+        expires_in: int | None,
+        claims: Mapping[str, Any] | None,
+        family: str | None,
+        issuer: str | None,
+    ) -> tuple[str, int]:
         now = int(self.clock.now())
         lifetime = self.settings.access_token_lifetime if expires_in is None else int(expires_in)
         payload: dict[str, Any] = {
-            **user.claims,
-            "sub": user.username,
+            **own,
+            "sub": subject,
             "iat": now,
             "nbf": now,
             "exp": now + lifetime,
-            "iss": self.settings.issuer,
+            "iss": issuer or self.default_issuer,
             "aud": self.settings.audience,
             "jti": secrets.token_urlsafe(16),
         }
-        if user.email and "email" not in payload:
-            payload["email"] = user.email
         if lifetime <= 0:  # an expired token was issued in the past, not in the future
             payload["iat"] = payload["nbf"] = now + lifetime - self.settings.access_token_lifetime
         if family is not None:
@@ -191,27 +249,39 @@ class Tokens:
             payload.update(claims)
         return self.keys.sign(payload), lifetime
 
-    def token_response(self, user: User, *, expired: bool = False, family: str | None = None) -> dict[str, Any]:
+    def token_response(
+        self, user: User, *, expired: bool = False, family: str | None = None, issuer: str | None = None
+    ) -> dict[str, Any]:
         """The body of a successful login or refresh."""
-        family = family or secrets.token_urlsafe(12)
+        family = family or new_family()
         access, lifetime = self.access_token(
-            user, expires_in=-1 if expired else None, family=family
+            user, expires_in=-1 if expired else None, family=family, issuer=issuer
         )
-        refresh = secrets.token_urlsafe(32)
-        now = self.clock.now()
-        record = RefreshRecord(user.username, family, now + self.settings.refresh_token_lifetime)
-        self.store.add_refresh(refresh, record, now=now)
         return {
             "access_token": access,
             "token_type": "bearer",
             "expires_in": lifetime,
-            "refresh_token": refresh,
+            "refresh_token": self.issue_refresh(user.username, family),
         }
+
+    def issue_refresh(self, username: str, family: str) -> str:
+        """A new single-use refresh token of `family`."""
+        refresh = secrets.token_urlsafe(32)
+        now = self.clock.now()
+        record = RefreshRecord(username, family, now + self.settings.refresh_token_lifetime)
+        self.store.add_refresh(refresh, record, now=now)
+        return refresh
+
+    def id_token(self, claims: Mapping[str, Any]) -> str:
+        return self.id_keys.sign(claims)
 
     # -- checking --------------------------------------------------------------------
 
-    def verify(self, token: str) -> dict[str, Any]:
-        """The claims of a valid access token, or TokenError(code, description)."""
+    def verify(self, token: str, accept_issuer: Callable[[str], bool] | None = None) -> dict[str, Any]:
+        """The claims of a valid access token, or TokenError(code, description).
+
+        `accept_issuer` says which ``iss`` values are this mock's for the request at
+        hand (by default: every issuer it issued under)."""
         if not _canonical(token):
             raise TokenError("invalid_token", "The access token is malformed.")
         try:
@@ -226,8 +296,7 @@ class Tokens:
                 self.keys.verifying,
                 algorithms=[self.keys.algorithm],
                 audience=self.settings.audience,
-                issuer=self.settings.issuer,
-                # Time is checked below against the mock's own clock.
+                # Time is checked below against the mock's own clock, the issuer after.
                 options={
                     "verify_exp": False,
                     "verify_nbf": False,
@@ -239,10 +308,11 @@ class Tokens:
             raise TokenError("invalid_token", "The access token signature is invalid.") from None
         except jwt.InvalidAudienceError:
             raise TokenError("invalid_token", "The access token is for another audience.") from None
-        except jwt.InvalidIssuerError:
-            raise TokenError("invalid_token", "The access token is from another issuer.") from None
         except jwt.PyJWTError:
             raise TokenError("invalid_token", "The access token is malformed.") from None
+        issuer = claims["iss"]
+        if not isinstance(issuer, str) or not (accept_issuer or self.issuers)(issuer):
+            raise TokenError("invalid_token", "The access token is from another issuer.")
         now = self.clock.now()
         for name in ("exp", "iat", "nbf"):
             if name in claims and not is_number(claims[name]):
@@ -277,6 +347,31 @@ class Tokens:
     def refresh_owner(self, refresh_token: str) -> str | None:
         return self.store.refresh_owner(refresh_token)
 
+    def refresh_record(self, refresh_token: str) -> RefreshRecord | None:
+        """A live refresh token's record (not used, not expired, not revoked), unchanged."""
+        record = self.store.refresh_record(refresh_token)
+        if record is None or record.used or record.expires_at <= self.clock.now():
+            return None
+        return record
+
+    def revoke_family(self, family: str) -> None:
+        self.store.revoke_family(family, now=self.clock.now(), family_lifetime=self._family_lifetime)
+
+    def verify_id_token(self, token: str, accept_issuer: Callable[[str], bool]) -> dict[str, Any] | None:
+        """An ID token this mock signed (expired ones too: a logout hint may be old), or None."""
+        if not _canonical(token):
+            return None
+        keys = self.id_keys
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token, keys.verifying, algorithms=[keys.algorithm],
+                options={"verify_exp": False, "verify_nbf": False, "verify_iat": False, "verify_aud": False},
+            )
+        except jwt.PyJWTError:
+            return None
+        issuer = claims.get("iss")
+        return claims if isinstance(issuer, str) and accept_issuer(issuer) else None
+
     def revoke(self, claims: Mapping[str, Any]) -> None:
         """Logout: the access token and every refresh token of its family;
         RevocationsFull when the store holds as many live revocations as it may."""
@@ -286,6 +381,11 @@ class Tokens:
             claims["jti"], float(min(claims["exp"], 10**18)), sid if isinstance(sid, str) else None,
             now=self.clock.now(), family_lifetime=self._family_lifetime,
         )
+
+
+def new_family() -> str:
+    """The id of a new token family (every token of one login, or one OAuth grant)."""
+    return secrets.token_urlsafe(12)
 
 
 _COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")

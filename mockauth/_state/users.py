@@ -29,11 +29,11 @@ class Users:
 
     def all(self) -> Mapping[str, User]:
         """The users by username (fixture users and those added at run time)."""
-        return self._store.users()
+        return self._store.records()
 
     def find(self, login: str) -> User | None:
         """The user with this username or email."""
-        users = self._store.users()
+        users = self._store.records()
         indexed, index = self._login_index
         if indexed is not users:  # the store hands out a new mapping whenever users change
             index = index_users(users.values())
@@ -41,7 +41,7 @@ class Users:
         return index.get(login)
 
     def get(self, username: str) -> User:
-        users = self._store.users()
+        users = self._store.records()
         try:
             return users[username]
         except KeyError:
@@ -51,13 +51,13 @@ class Users:
         """Add a user (or replace the one with its username, its mode with it) until the
         next reset; ConfigError past MAX_ADDED users beyond the fixture users."""
         with self._lock:
-            users = self._store.users()
+            users = self._store.records()
             if user.username not in users and len(users) >= len(self.fixture_users) + MAX_ADDED:
                 raise ConfigError(
                     f"user {user.username!r}: the mock holds {len(users)} users already, "
                     f"{MAX_ADDED} more than its fixtures; remove some or reset"
                 )
-            self._store.put_user(user)
+            self._store.put(user)
             self._modes.disarm_user_fixture(user.username)
             self._arm_mode(user)
         return user
@@ -70,7 +70,7 @@ class Users:
                 user = user_from_mapping(values)
             except ConfigError as error:
                 raise ConfigError(f"user {username!r}: {error}") from None
-            self._store.put_user(user)
+            self._store.put(user)
             self._modes.disarm_user_fixture(username)
             self._arm_mode(user)
         return user
@@ -78,7 +78,7 @@ class Users:
     def remove(self, username: str) -> None:
         with self._lock:
             self.get(username)
-            self._store.remove_user(username)
+            self._store.remove(username)
             self._modes.disarm_user_fixture(username)
 
     def replace_fixtures(self, users: Iterable[User]) -> None:
@@ -87,7 +87,7 @@ class Users:
             self.fixture_users = tuple(users)
             for username in self.all():
                 self._modes.disarm_user_fixture(username)
-            self._store.replace_users(self.fixture_users)
+            self._store.replace(self.fixture_users)
             for user in self.fixture_users:
                 self._arm_mode(user)
 
@@ -95,7 +95,7 @@ class Users:
         """Back to the fixture users, with no armed modes but the users' own."""
         with self._lock:
             self._modes.disarm()
-            self._store.replace_users(self.fixture_users)
+            self._store.replace(self.fixture_users)
             for user in self.fixture_users:
                 self._arm_mode(user)
 

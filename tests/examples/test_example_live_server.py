@@ -4,7 +4,8 @@ import requests
 
 def test_discovery(mockauth_url):
     config = requests.get(mockauth_url + "/.well-known/openid-configuration", timeout=5).json()
-    assert config["token_endpoint"] == mockauth_url + "/auth/login"
+    assert config["issuer"] == mockauth_url
+    assert config["token_endpoint"] == mockauth_url + "/oauth/token"
 
 
 def test_logout_revokes(mockauth_url):

@@ -1,7 +1,8 @@
 """Where the mock keeps what changes while it runs: in this process, or in Redis.
 
 One store per concern, each a small interface with its memory and Redis implementations
-side by side (``clock``, ``users``, ``modes``, ``tokens``, ``journal``, ``challenges``). Keys and
+side by side (``clock``, ``users``, ``modes``, ``tokens``, ``journal``, ``challenges``, and
+for OAuth ``clients`` and ``grants``: codes, sessions, what each token family was granted). Keys and
 fixtures are not stored: every process loads the same ones (a generated RS256/ES256 key
 is the exception, shared through the token store).
 
@@ -20,7 +21,9 @@ from dataclasses import dataclass
 
 from ..._settings import Settings
 from .challenges import ChallengeStore, MemoryChallengeStore, RedisChallengeStore
+from .clients import ClientStore, MemoryClientStore, RedisClientStore
 from .clock import ClockStore, MemoryClockStore, RedisClockStore
+from .grants import GrantStore, MemoryGrantStore, RedisGrantStore
 from .journal import JournalStore, MemoryJournalStore, RedisJournalStore
 from .modes import MemoryModeStore, ModeStore, RedisModeStore
 from .redis import RedisConnection
@@ -39,6 +42,8 @@ class Stores:
     tokens: TokenStore
     journal: JournalStore
     challenges: ChallengeStore
+    clients: ClientStore
+    grants: GrantStore
     connection: RedisConnection | None = None
 
     @property
@@ -79,7 +84,7 @@ class Stores:
 def memory_stores(journal_size: int = 1000) -> Stores:
     return Stores(
         MemoryClockStore(), MemoryUserStore(), MemoryModeStore(), MemoryTokenStore(),
-        MemoryJournalStore(journal_size), MemoryChallengeStore(),
+        MemoryJournalStore(journal_size), MemoryChallengeStore(), MemoryClientStore(), MemoryGrantStore(),
     )
 
 
@@ -91,13 +96,15 @@ def open_stores(settings: Settings, log: Callable[[str], None] = lambda message:
     return Stores(
         RedisClockStore(connection), RedisUserStore(connection), RedisModeStore(connection),
         RedisTokenStore(connection), RedisJournalStore(connection, settings.journal_size),
-        RedisChallengeStore(connection), connection,
+        RedisChallengeStore(connection), RedisClientStore(connection), RedisGrantStore(connection), connection,
     )
 
 
 __all__ = [
     "ChallengeStore",
+    "ClientStore",
     "ClockStore",
+    "GrantStore",
     "JournalStore",
     "ModeStore",
     "Stores",

@@ -60,6 +60,14 @@ class TokenStore(abc.ABC):
         ...
 
     @abc.abstractmethod
+    def refresh_record(self, token: str) -> RefreshRecord | None:
+        """The refresh token's record without using it; None when unknown or revoked."""
+
+    def revoke_family(self, family: str, *, now: float, family_lifetime: int) -> None:
+        """Revoke every token of a family (a code used twice, a revoked refresh token)."""
+        self.revoke("", now, family, now=now, family_lifetime=family_lifetime)
+
+    @abc.abstractmethod
     def revoke(self, jti: str, expires_at: float, family: str | None, *, now: float, family_lifetime: int) -> None:
         """Revoke an access token until it expires (its family, when it has one, for
         `family_lifetime` seconds: that refuses the token and its refresh tokens);
@@ -111,6 +119,10 @@ class MemoryTokenStore(TokenStore):
     def refresh_owner(self, token: str) -> str | None:
         record = self._refresh.get(token)
         return record.username if record else None
+
+    def refresh_record(self, token: str) -> RefreshRecord | None:
+        record = self._refresh.get(token)
+        return None if record is None or record.family in self._revoked_families else record
 
     def revoke(self, jti: str, expires_at: float, family: str | None, *, now: float, family_lifetime: int) -> None:
         with self._lock:
@@ -305,6 +317,15 @@ class RedisTokenStore(TokenStore):
     def refresh_owner(self, token: str) -> str | None:
         text = self.connection.redis.hget(self._refresh, token)
         return None if text is None else _record(str(text)).username
+
+    @guarded
+    def refresh_record(self, token: str) -> RefreshRecord | None:
+        redis = self.connection.redis
+        text = redis.hget(self._refresh, token)
+        if text is None:
+            return None
+        record = _record(str(text))
+        return None if redis.zscore(self._revoked, "f:" + record.family) is not None else record
 
     @guarded
     def revoke(self, jti: str, expires_at: float, family: str | None, *, now: float, family_lifetime: int) -> None:
