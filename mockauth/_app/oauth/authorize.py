@@ -157,8 +157,11 @@ def authorize_login(app: App, call: Call) -> Response:
         return challenge_page(app, call, request, outcome, 200)
     user = outcome
     call.user = user.username
+    # The session before the code: when the mock holds as many as it may, the refusal
+    # leaves no code behind.
+    set_cookie = start_session(app, call, user)
     response = code_redirect(app, call, request, user.username, app.state.clock.now(), status=303)
-    start_session(app, call, response, user)
+    set_cookie(response)
     return response
 
 
