@@ -108,6 +108,9 @@ def test_serve_from_any_directory_with_modes_and_settings(tmp_path: Path) -> Non
     ("args", "words"),
     [
         (["serve", "--port", "x"], "--port"),
+        (["serve", "--port", "99999"], "argument --port: expected a port from 0 to 65535"),
+        (["serve", "--port", "-1"], "argument --port: expected a port from 0 to 65535"),
+        (["serve", "--port", "0", "--host", "nowhere.invalid", "--algorithm", "RS256"], "--host nowhere.invalid: does not"),
         (["serve", "--bogus"], "--bogus"),
         (["serve", "--algorithm", "XX256"], "algorithm"),
         (["serve", "--access-token-lifetime", "soon"], "--access-token-lifetime"),

@@ -15,7 +15,7 @@ import pytest
 import requests
 from conftest import PASSWORD, USER
 
-from mockauth import MODES, MockAuth, Server, ServerError
+from mockauth import MODES, ConfigError, MockAuth, Server, ServerError
 from mockauth._settings import DEFAULT_SECRET
 
 # Each test that uses `auth` runs on both stores (see conftest.py).
@@ -183,6 +183,19 @@ def test_a_bug_inside_the_server_is_raised_in_the_test(auth: MockAuth, monkeypat
 def test_port_in_use_is_a_clear_error(auth: MockAuth) -> None:
     with auth.serve() as server, pytest.raises(ServerError, match=f"cannot listen on 127.0.0.1:{server.port}"):
         Server(auth.app, port=server.port).start()
+
+
+@pytest.mark.parametrize("port", [99999, -1, "8765"])
+def test_a_port_that_is_no_port_is_a_config_error(auth: MockAuth, port: object) -> None:
+    # getaddrinfo() took 99999 for 34463, and -1 for "Unknown error -8"
+    with pytest.raises(ConfigError, match="port: expected a whole number from 0 to 65535"):
+        auth.serve(port=port).start()  # type: ignore[arg-type]
+
+
+def test_a_host_that_does_not_resolve_is_one_line() -> None:
+    auth = MockAuth.from_fixtures(algorithm="ES256")  # off loopback, the default secret is refused first
+    with pytest.raises(ServerError, match=r"cannot listen on nowhere.invalid:0: 'nowhere.invalid' does not resolve \("):
+        auth.serve(host="nowhere.invalid").start()
 
 
 def test_url_before_start_is_a_clear_error(auth: MockAuth) -> None:
