@@ -122,6 +122,8 @@ def test_serve_from_any_directory_with_modes_and_settings(tmp_path: Path) -> Non
         (["token", "nobody@example.com"], "nobody@example.com"),
         (["totp", "nobody@example.com"], "nobody@example.com"),
         (["totp", "mfa@example.com", "--server", "http://127.0.0.1:9"], "--server http://127.0.0.1:9: no answer"),
+        (["totp", "mfa@example.com", "--server", "notaurl"], "--server notaurl: expected the mock's http://"),
+        (["totp", "mfa@example.com", "--server", "http://[::1"], "--server http://[::1: expected"),
         (["serve", "--password-policy", "min_length=twelve"], "--password-policy"),
         (["serve", "--password-policy", "colour=1"], "unknown rule 'colour'"),
         (["check", "/no/such/file.yaml"], "/no/such/file.yaml"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any
 
@@ -44,7 +45,13 @@ def run_totp(args: argparse.Namespace) -> int:
 
 
 def _code_from_server(server: str, user: str, admin_token: str | None) -> str:
-    request = urllib.request.Request(server + "/_mockauth/users?passwords=true")
+    try:
+        parts = urllib.parse.urlsplit(server)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError
+        request = urllib.request.Request(server + "/_mockauth/users?passwords=true")
+    except ValueError:
+        raise UsageError(f"--server {server}: expected the mock's http:// or https:// URL") from None
     if admin_token:
         request.add_header("X-Mockauth-Admin-Token", admin_token)
     try:
