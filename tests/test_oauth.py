@@ -158,6 +158,8 @@ def test_a_code_of_another_client_is_refused(client: Client) -> None:
     ({"prompt": "none"}, "login_required"),
     ({"prompt": "sometimes"}, "invalid_request"),
     ({"request": "eyJ"}, "request_not_supported"),
+    ({"response_mode": "fragment"}, "invalid_request"),  # discovery lists query alone
+    ({"response_mode": "form_post"}, "invalid_request"),
 ])
 def test_authorization_errors_go_back_to_the_client(client: Client, query: dict[str, str | None], error: str) -> None:
     _, challenge = pkce_pair()

@@ -105,6 +105,12 @@ def read_request(app: App, params: Mapping[str, Any]) -> AuthorizationRequest:
     response_type = required(params, "response_type")
     if response_type != "code":
         raise UnsupportedResponseType(f"response_type {response_type!r} is not supported; use 'code'.")
+    response_mode = optional(params, "response_mode")
+    if response_mode not in (None, "query"):  # a client waiting in its fragment or a form post would wait forever
+        raise InvalidRequest(
+            f"response_mode {response_mode!r} is not supported: the code comes back in the query "
+            "(response_modes_supported: query)."
+        )
     if "authorization_code" not in client.grant_types:
         raise UnauthorizedClient(f"The client {client.client_id!r} may not use the authorization_code grant.")
     scope = check_scope(client, optional(params, "scope"))
