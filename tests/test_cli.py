@@ -41,7 +41,7 @@ def serving(*args: str, cwd: Path | None = None) -> Iterator[tuple[subprocess.Po
     try:
         assert process.stdout is not None
         banner = process.stdout.readline()
-        match = re.search(r"serving (http://\S+)", banner)
+        match = re.search(r"serving (https?://\S+)", banner)
         if not match:
             end_process(process)
             raise AssertionError(banner + process.communicate(timeout=10)[1])
@@ -184,6 +184,14 @@ def test_totp_prints_the_code_from_the_fixtures_or_a_running_mock() -> None:
         unknown = run("totp", "nobody", "--server", url)
         stop(process)
     assert unknown.returncode == 2 and "'nobody': not on the mock at" in unknown.stderr
+
+
+def test_totp_asks_a_mock_serving_https_trusting_its_local_ca() -> None:
+    with serving("--port", "0", "--tls") as (process, url, _):
+        remote = run("totp", "user@example.com", "--server", url)
+        stop(process)
+    assert url.startswith("https://")
+    assert (remote.returncode, remote.stdout.strip()) == (0, "123456"), remote.stderr
 
 
 def test_the_readme_challenge_lines_work_as_pasted() -> None:
