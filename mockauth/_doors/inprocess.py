@@ -4,6 +4,7 @@ async), and the one WSGI call they share. No socket is opened."""
 from __future__ import annotations
 
 import functools
+import importlib
 import io
 import json
 import re
@@ -12,7 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-from .._errors import Disconnected
+from .._errors import ConfigError, Disconnected
 
 if TYPE_CHECKING:
     import httpx
@@ -166,9 +167,19 @@ def _hung_up(request: httpx.Request) -> Exception:
     return httpx.RemoteProtocolError("Server disconnected without sending a response.", request=request)
 
 
+def _require(*modules: str) -> None:
+    """ConfigError naming the extra to install, when a library an httpx door needs is missing."""
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            raise ConfigError(f"the httpx doors need {module}: pip install 'mockauth[httpx]'") from None
+
+
 def httpx_transport(app: WSGIApp, base_url: str | None = None) -> httpx.BaseTransport:
     """An httpx transport answering in-process, mounted at `base_url`'s path;
     ``disconnect`` raises httpx.RemoteProtocolError as a real server hanging up would."""
+    _require("httpx")
     import httpx
 
     mount = mount_path(base_url)
@@ -196,6 +207,7 @@ def async_httpx_transport(app: WSGIApp, base_url: str | None = None) -> httpx.As
     (``httpx.ReadTimeout``; the abandoned request finishes in its thread). ``disconnect``
     raises httpx.RemoteProtocolError, as a real server hanging up would.
     """
+    _require("httpx", "anyio")
     import anyio
     import anyio.to_thread
     import httpx
