@@ -220,6 +220,16 @@ def test_start_with_redis_unreachable_is_one_clear_line() -> None:
     assert f"setting 'state': cannot reach {url}" in done.stderr
 
 
+def test_a_database_redis_does_not_have_is_one_clear_line(redis_url: str) -> None:
+    url = redis_url.rsplit("/", 1)[0] + "/99"  # Redis has 16 by default
+    done = subprocess.run([MOCKAUTH, "serve", "--port", "0", "--state", url], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
+    assert f"setting 'state': {url} refused: DB index is out of range" in done.stderr
+    with pytest.raises(ConfigError, match="refused: DB index is out of range"):
+        MockAuth.from_fixtures(state=url)
+
+
 def test_keys_are_namespaced_and_expire(redis_url: str) -> None:
     import redis
 
@@ -262,6 +272,8 @@ def test_a_generated_key_is_shared_through_redis(redis_url: str) -> None:
     [
         ({"state": "postgres://db"}, "expected memory or redis://HOST:PORT/DB"),
         ({"state": "redis://"}, "expected memory or redis://HOST:PORT/DB"),
+        ({"state": "redis://127.0.0.1:abc/0"}, "expected memory or redis://HOST:PORT/DB"),  # was a traceback
+        ({"state": "redis://127.0.0.1:99999/0"}, "expected memory or redis://HOST:PORT/DB"),
         ({"state_namespace": "a b"}, "'state_namespace': 1 to 64 letters"),
         ({"state_namespace": ""}, "'state_namespace'"),
     ],

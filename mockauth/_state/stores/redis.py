@@ -85,6 +85,7 @@ class RedisConnection:
         self.unreachable: tuple[type[BaseException], ...] = (
             redis.ConnectionError, redis.TimeoutError, redis.exceptions.BusyLoadingError,
         )
+        self.refused: tuple[type[BaseException], ...] = (redis.ResponseError, redis.AuthenticationError)
         # One retry: a pooled connection that died with a restarted Redis fails once,
         # the retry reconnects. Short timeouts: a lost Redis is a quick 503, not a hang.
         self.redis = redis.Redis.from_url(
@@ -168,6 +169,8 @@ class RedisConnection:
             self.redis.ping()
         except self.unreachable as error:
             raise StoreUnavailable(f"setting 'state': cannot reach {self.url}: {error}") from None
+        except self.refused as error:  # a database it does not have, a password it wants
+            raise ConfigError(f"setting 'state': {self.url} refused: {error}") from None
         self.check_at = time.monotonic() + HEARTBEAT
         try:
             return self._seed_if_empty()
