@@ -306,3 +306,13 @@ def test_the_readmes_python_log_in_runs_as_written(capsys: pytest.CaptureFixture
     with MockAuth.from_fixtures().serve() as server:  # on a free port, not the README's 8765
         exec(snippet.group(1).replace("http://127.0.0.1:8765", server.url), {})
     assert capsys.readouterr().out == "user@example.com\n"
+
+
+def test_the_readmes_python_section_runs_as_written() -> None:
+    # It once used a client and a user that its own MockAuth(users=[ann]) does not have.
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("\n## Python\n", 1)[1].split("\n## ", 1)[0]
+    snippet = section.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict[str, object] = {}
+    exec(compile(snippet, "README.md, ## Python", "exec"), namespace)  # every server it starts is on a free port
+    assert "auth" in namespace
