@@ -262,6 +262,12 @@ def test_version_and_help() -> None:
     for command in ([], ["serve"], ["token"], ["check"]):
         result = run(*command, "--help")
         assert result.returncode == 0 and "usage: mockauth" in result.stdout
+    # Defaults as the flags take them, each said once: not "(default: None)" after the
+    # help's own, nor "True" for a flag that takes true.
+    serve = " ".join(run("serve", "--help").stdout.split())
+    assert "None" not in serve and "True" not in serve and "False" not in serve
+    assert "(default: the URL the mock is reached at, or public_url) --audience" in serve
+    assert "--tls [TLS] serve HTTPS with" in serve and "(default: false)" in serve
 
 
 def test_serve_flags_are_the_settings_names() -> None:

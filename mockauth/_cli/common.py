@@ -40,15 +40,22 @@ def add_settings(parser: argparse.ArgumentParser, names: Iterable[str] | None = 
             dest=field.name,
             metavar=field.name.upper(),
             default=None,
-            help=f"{field.metadata['help']} (default: {_shown(field.default)})",
+            help=_with_default(field.metadata["help"], field.default),
             **switch,
         )
 
 
-def _shown(default: Any) -> Any:
+def _with_default(text: str, default: Any) -> str:
+    """A setting's help with its default as the flag takes it (`true`, not `True`), once."""
+    if default is None and "(default:" in text:  # the help says what happens without it
+        return text
     if isinstance(default, tuple):
-        return ",".join(default) or "none"
-    return default
+        shown = ",".join(default) or "none"
+    elif isinstance(default, bool):
+        shown = str(default).lower()
+    else:
+        shown = "none" if default is None else default
+    return f"{text} (default: {shown})"
 
 
 def plural(count: int, word: str) -> str:
