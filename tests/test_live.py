@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import jwt
 import pytest
@@ -190,6 +192,22 @@ def test_a_port_that_is_no_port_is_a_config_error(auth: MockAuth, port: object) 
     # getaddrinfo() took 99999 for 34463, and -1 for "Unknown error -8"
     with pytest.raises(ConfigError, match="port: expected a whole number from 0 to 65535"):
         auth.serve(port=port).start()  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("call", "words"),
+    [
+        (lambda auth: auth.serve(host=5), "host: expected an address or a name"),
+        (lambda auth: auth.intercept("auth.example.test"), "base_url: expected an http:// or https:// URL"),
+        (lambda auth: auth.httpx_transport(base_url="no url"), "base_url: expected an http://"),
+        (lambda auth: MockAuth(spec=5), "spec: expected the path of an OpenAPI document, got the number 5"),
+        (lambda auth: auth.fail(5), "a mode is named by text"),
+    ],
+)
+def test_arguments_of_the_wrong_kind_are_a_config_error(call: Any, words: str) -> None:
+    # Each was an AttributeError or TypeError from deep inside, or (intercept) silence.
+    with pytest.raises(ConfigError, match=re.escape(words)):
+        call(MockAuth.from_fixtures())
 
 
 def test_a_host_that_does_not_resolve_is_one_line() -> None:

@@ -14,6 +14,7 @@ from .._clients import client_from_mapping
 from .._errors import ConfigError, MockAuthError, ModeError, UnknownClientError, UnknownUserError
 from .._fixtures import User, user_from_mapping
 from .._state import MAX_LIFETIME
+from .._state.clock import MAX_CLOCK_NUMBER
 from .._state.tokens import TokenError, decode_unverified
 from .._values import is_number, is_whole
 from .http import NO_STORE, ApiError, bad_request, json_response, query_integer, required_strings
@@ -97,7 +98,6 @@ CLOCK_ACTIONS: dict[str, dict[str, bool]] = {  # field -> required
     "unfreeze": {},
     "reset": {},
 }
-MAX_CLOCK_NUMBER = 1e11  # seconds: about 3,000 years either way
 
 
 def control_set_clock(app: App, call: Call) -> Response:

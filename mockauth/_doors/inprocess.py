@@ -39,8 +39,17 @@ def _body_bytes(body: Any) -> bytes:
 
 
 def mount_path(base_url: str | None) -> str:
-    """The path of a base URL, where the mock is mounted: '' for the root."""
-    return urlsplit(base_url or "").path.rstrip("/")
+    """The path of a base URL, where the mock is mounted: '' for the root; ConfigError
+    for what is no http(s) URL (requests to it would never reach the mock, silently)."""
+    if base_url is None:
+        return ""
+    try:
+        parts = urlsplit(base_url) if isinstance(base_url, str) else None
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"base_url: expected an http:// or https:// URL, got {base_url!r}")
+    return parts.path.rstrip("/")
 
 
 def wsgi_environ(method: str, url: str, headers: Any, body: bytes, mount: str = "") -> dict[str, Any]:
@@ -123,8 +132,8 @@ class Interceptor:
         import responses
 
         self.app = app
-        self.base_url = base_url.rstrip("/")
         self.mount = mount_path(base_url)
+        self.base_url = base_url.rstrip("/")
         self.mock = responses.RequestsMock(assert_all_requests_are_fired=False)
         pattern = re.compile(re.escape(self.base_url) + r"(/.*)?(\?.*)?$")
         for method in self.METHODS:
