@@ -22,7 +22,7 @@ from ._fixtures import Fixtures, User, load_fixtures, user_from_mapping
 from ._modes import Arming
 from ._settings import Settings, check_names
 from ._spec import Spec, default_fixtures_path, load_spec
-from ._state import State
+from ._state import State, check_lifetime
 from ._state.board import ModeBoard
 from ._state.clock import Clock, checked_seconds
 from ._state.journal import Journal
@@ -176,6 +176,9 @@ class MockAuth:
         from ._app.oauth.grants.client_credentials import default_scope
 
         client = self.state.clients.get(client_id)
+        if scope is not None and not isinstance(scope, str):
+            raise ConfigError(f"scope: expected space-separated scopes, got {describe(scope)}")
+        check_lifetime(expires_in)
         scope = default_scope(client) if scope is None else scope
         token, _ = self.state.tokens.client_token(client.client_id, scope=scope, expires_in=expires_in)
         return token

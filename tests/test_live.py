@@ -202,6 +202,9 @@ def test_a_port_that_is_no_port_is_a_config_error(auth: MockAuth, port: object) 
         (lambda auth: auth.httpx_transport(base_url="no url"), "base_url: expected an http://"),
         (lambda auth: MockAuth(spec=5), "spec: expected the path of an OpenAPI document, got the number 5"),
         (lambda auth: auth.fail(5), "a mode is named by text"),
+        (lambda auth: auth.client_token("demo-client", scope=5), "scope: expected space-separated scopes"),
+        (lambda auth: auth.client_token("demo-client", expires_in="x"), "expires_in: must be a whole number"),
+        (lambda auth: auth.client_token("demo-client", expires_in=10**12), "expires_in: must be a whole number"),
     ],
 )
 def test_arguments_of_the_wrong_kind_are_a_config_error(call: Any, words: str) -> None:

@@ -13,10 +13,10 @@ from .. import _modes
 from .._clients import client_from_mapping
 from .._errors import ConfigError, MockAuthError, ModeError, UnknownClientError, UnknownUserError
 from .._fixtures import User, user_from_mapping
-from .._state import MAX_LIFETIME
+from .._state import MAX_LIFETIME, check_lifetime
 from .._state.clock import MAX_CLOCK_NUMBER
 from .._state.tokens import TokenError, decode_unverified
-from .._values import is_number, is_whole
+from .._values import is_number
 from .http import NO_STORE, ApiError, bad_request, json_response, query_integer, required_strings
 from .oauth.grants.client_credentials import default_scope
 from .steps import accepts_issuer, issuer_of, read_body, token_answer
@@ -273,7 +273,11 @@ def _expires_in(body: dict[str, Any]) -> int | None:
     if "expires_in" not in body:
         return None
     expires_in = body["expires_in"]
-    if not (is_whole(expires_in) and abs(expires_in) <= MAX_LIFETIME):
+    try:
+        check_lifetime(expires_in)
+    except ConfigError:
+        expires_in = None
+    if expires_in is None:
         raise bad_request(
             f"The field 'expires_in' must be a whole number of seconds from -{MAX_LIFETIME} to {MAX_LIFETIME}."
         )
