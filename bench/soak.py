@@ -3,6 +3,7 @@
     python bench/soak.py                       # 100,000 requests, prints the figures
     python bench/soak.py --requests 20000      # a shorter run
     python bench/soak.py --write               # ... and records them in bench/RESULTS.md
+    python bench/soak.py -- --state redis://127.0.0.1:6379/0   # the state in Redis
 
 Starts `mockauth serve` (this checkout's, from the running interpreter) on a free
 loopback port with any extra flags given after `--`, and sends it a fixed cycle of
@@ -14,24 +15,34 @@ malformed and foreign Authorization headers, CORS preflights and requests from a
 origin every time, requests for a new foreign Host every time (DNS rebinding), and
 control-API calls (users with '/' in their names added, the mock's clock moved on an hour
 every 1,000 requests: a day of tokens, default lifetimes, every 24,000 requests, so the
-run reaches the state where tokens expire and are forgotten as fast as they are issued).
+run reaches the state where tokens expire and are forgotten as fast as they are issued),
+OAuth (the login page and its form, authorization codes exchanged with PKCE, silent
+sign-ins with the session cookie, refresh, password and client_credentials grants) and
+MFA logins (challenges answered with the development code of the mfa_required mode, and
+challenges and change_tokens left unanswered, as users who walk away leave them).
 
 Every answer's status is checked against what the request must get. The server's RSS
-(VmRSS) is read every 5,000 requests; the figure that matters is the growth after the
-first 10,000 (the journal full, the threads started), which must stay under 5 MB.
-Exit status 1 when it does not, or when any answer was not the one expected.
+(VmRSS) is read every 5,000 requests, and with `--state redis://...` also Redis's
+`used_memory` (INFO memory) and DBSIZE (so give it a Redis of its own); the figure that
+matters is the growth after the first 10,000 (the journal full, the threads started),
+which must stay under 5 MiB for each. Exit status 1 when it does not, or when any answer
+was not the one expected.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import datetime
+import hashlib
+import html
 import http.client
 import itertools
 import json
 import os
 import platform
 import re
+import secrets
 import socket
 import subprocess
 import sys
@@ -40,10 +51,14 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.message import Message
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 BENCH = Path(__file__).resolve().parent
 BEGIN, END = "<!-- bench/soak.py: begin -->", "<!-- bench/soak.py: end -->"
+REDIS_BEGIN, REDIS_END = "<!-- bench/soak.py redis: begin -->", "<!-- bench/soak.py redis: end -->"
 LIMIT_KIB = 5 * 1024
 SAMPLE_EVERY = 5000
 FORM = "application/x-www-form-urlencoded"
@@ -58,11 +73,14 @@ class Request:
     expected: tuple[int, ...]
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
+    # Reads the answer (status, body, headers) into the client's state; a sentence when
+    # the answer, though of an expected status, is not the one it must be.
+    then: Callable[[int, bytes, Message], str | None] | None = None
 
 
 @dataclass
 class Client:
-    """One thread's connection and the tokens it holds."""
+    """One thread's connection and the tokens, codes and challenges it holds."""
 
     host: str
     port: int
@@ -70,8 +88,13 @@ class Client:
     tokens: list[dict[str, str]] = field(default_factory=list)
     revoked: list[str] = field(default_factory=list)
     used_refresh: list[str] = field(default_factory=list)
+    pages: list[tuple[dict[str, str], str]] = field(default_factory=list)  # login form, PKCE verifier
+    codes: list[tuple[str, str]] = field(default_factory=list)  # code, verifier
+    sessions: list[str] = field(default_factory=list)  # the login page's session cookie
+    oauth_refresh: list[str] = field(default_factory=list)
+    mfa_tokens: list[str] = field(default_factory=list)
 
-    def send(self, request: Request) -> tuple[int, bytes]:
+    def send(self, request: Request) -> tuple[int, bytes, Message]:
         for attempt in range(2):
             if self.connection is None:
                 self.connection = http.client.HTTPConnection(self.host, self.port, timeout=30)
@@ -82,7 +105,7 @@ class Client:
                 if answer.getheader("Connection", "").lower() == "close" or answer.version == 10:
                     self.connection.close()
                     self.connection = None
-                return answer.status, data
+                return answer.status, data, answer.msg
             except (ConnectionError, http.client.HTTPException, OSError):
                 self.connection.close()
                 self.connection = None
@@ -189,6 +212,157 @@ def _stateful(client: Client) -> list[Callable[[], Request | None]]:
     return [me, refresh, reuse, logout, revoked, json_login, slash_user]
 
 
+KEEP = 20  # what a client holds of each kind: its latest few
+REDIRECT = "http://127.0.0.1:9/cb"
+BASIC = "Basic " + base64.b64encode(b"demo-client:demo-secret").decode()
+_HIDDEN = re.compile(r'<input type=hidden name="([^"]*)" value="([^"]*)">')
+
+
+def _keep(items: list[Any], item: Any) -> None:
+    items.append(item)
+    del items[:-KEEP]
+
+
+def _form(fields: dict[str, str]) -> bytes:
+    return urlencode(fields).encode()
+
+
+def _oauth(client: Client) -> list[Callable[[], Request | None]]:
+    """OAuth: the login page and its form, codes exchanged, silent sign-ins, token grants."""
+    token_headers = {"Content-Type": FORM, "Authorization": BASIC}
+
+    def page() -> Request:
+        verifier = secrets.token_urlsafe(48)
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+        query = urlencode({
+            "response_type": "code", "client_id": "demo-client", "redirect_uri": REDIRECT, "state": "s",
+            "scope": "openid profile", "code_challenge": challenge, "code_challenge_method": "S256",
+        })
+
+        def then(status: int, data: bytes, headers: Message) -> str | None:
+            fields = {html.unescape(n): html.unescape(v) for n, v in _HIDDEN.findall(data.decode())}
+            _keep(client.pages, (fields, verifier))
+            return None if fields else "no form on the login page"
+
+        return Request("GET", "/oauth/authorize?" + query, (200,), then=then)
+
+    def code_back(status: int, data: bytes, headers: Message, verifier: str) -> str | None:
+        query = parse_qs(urlsplit(headers.get("Location", "")).query)
+        if "code" in query:
+            _keep(client.codes, (query["code"][0], verifier))
+            return None
+        return f"no code: {query.get('error')}"
+
+    def sign_in() -> Request | None:
+        if not client.pages:
+            return None
+        fields, verifier = client.pages.pop()
+        body = _form({**fields, "username": "admin", "password": "adminpassword"})
+
+        def then(status: int, data: bytes, headers: Message) -> str | None:
+            cookie = headers.get("Set-Cookie", "").split(";")[0]
+            if cookie:
+                _keep(client.sessions, cookie)
+            return code_back(status, data, headers, verifier)
+
+        return Request("POST", "/oauth/authorize", (303,), {"Content-Type": FORM}, body, then)
+
+    def silent() -> Request | None:
+        if not client.sessions:
+            return None
+        verifier = secrets.token_urlsafe(48)
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+        query = urlencode({
+            "response_type": "code", "client_id": "demo-client", "redirect_uri": REDIRECT, "prompt": "none",
+            "code_challenge": challenge, "code_challenge_method": "S256",
+        })
+
+        def then(status: int, data: bytes, headers: Message) -> str | None:
+            back = parse_qs(urlsplit(headers.get("Location", "")).query)
+            if back.get("error") == ["login_required"]:  # the session ended on the mock's clock
+                return None
+            return code_back(status, data, headers, verifier)
+
+        return Request("GET", "/oauth/authorize?" + query, (302,), {"Cookie": client.sessions[-1]}, then=then)
+
+    def refresh_from(status: int, data: bytes, headers: Message) -> str | None:
+        if status == 200:
+            _keep(client.oauth_refresh, json.loads(data)["refresh_token"])
+        return None
+
+    def exchange() -> Request | None:
+        if not client.codes:
+            return None
+        code, verifier = client.codes.pop(0)
+        body = _form({"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
+                      "code_verifier": verifier})
+        # 400: the clock moved on an hour since the code was issued (it lives a minute).
+        return Request("POST", "/oauth/token", (200, 400), token_headers, body, refresh_from)
+
+    def refresh() -> Request | None:
+        if not client.oauth_refresh:
+            return None
+        body = _form({"grant_type": "refresh_token", "refresh_token": client.oauth_refresh.pop(0)})
+        return Request("POST", "/oauth/token", (200, 400), token_headers, body, refresh_from)
+
+    def password() -> Request:
+        body = _form({"grant_type": "password", "username": "admin", "password": "adminpassword"})
+        return Request("POST", "/oauth/token", (200,), token_headers, body, refresh_from)
+
+    def client_credentials() -> Request:
+        return Request("POST", "/oauth/token", (200,), token_headers, _form({"grant_type": "client_credentials"}))
+
+    return [page, sign_in, silent, exchange, refresh, password, client_credentials]
+
+
+def _mfa(client: Client) -> list[Callable[[], Request | None]]:
+    """MFA logins answered with the mfa_required mode's development code, and challenges
+    left unanswered (a TOTP user's, an expired password's)."""
+
+    def challenged() -> Request:
+        def then(status: int, data: bytes, headers: Message) -> str | None:
+            _keep(client.mfa_tokens, json.loads(data)["mfa_token"])
+            return None
+
+        headers = {"Content-Type": FORM, "X-Mockauth-Mode": "mfa_required"}
+        return Request("POST", "/auth/login", (403,), headers, LOGIN.encode(), then)
+
+    def answer() -> Request | None:
+        if not client.mfa_tokens:
+            return None
+        body = _form({"mfa_token": client.mfa_tokens.pop(0), "code": "123456"})
+        # 401: the clock moved on an hour since the challenge (it lives five minutes).
+        return Request("POST", "/auth/mfa", (200, 401), {"Content-Type": FORM}, body)
+
+    def walk_away(username: str) -> Callable[[], Request]:
+        body = _form({"username": username, "password": "secretpassword"})
+        return lambda: Request("POST", "/auth/login", (403,), {"Content-Type": FORM}, body)
+
+    return [challenged, answer, walk_away("mfa@example.com"), walk_away("expired@example.com")]
+
+
+class RedisReader:
+    """Redis's memory and key count, for a soak whose state is in Redis."""
+
+    def __init__(self, url: str) -> None:
+        import redis
+
+        self.redis = redis.Redis.from_url(url, decode_responses=True)
+
+    def read(self) -> tuple[int, int]:
+        """(used_memory in KiB, DBSIZE)."""
+        return int(self.redis.info("memory")["used_memory"]) // 1024, int(self.redis.dbsize())
+
+
+def _state_url(flags: list[str]) -> str | None:
+    for at, flag in enumerate(flags):
+        if flag == "--state" and at + 1 < len(flags):
+            return flags[at + 1]
+        if flag.startswith("--state="):
+            return flag.split("=", 1)[1]
+    return None
+
+
 def _rss_kib(pid: int) -> int:
     match = re.search(r"VmRSS:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text())
     assert match is not None
@@ -207,11 +381,14 @@ class Run:
     statuses: Counter[int] = field(default_factory=Counter)
     unexpected: Counter[str] = field(default_factory=Counter)
     samples: list[tuple[int, int]] = field(default_factory=list)  # (requests, RSS KiB)
+    redis_samples: list[tuple[int, int, int]] = field(default_factory=list)  # (requests, KiB, keys)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 def soak(total: int, threads: int, flags: list[str], log: Path) -> tuple[Run, float]:
     port = _free_port()
+    state = _state_url(flags)
+    redis = RedisReader(state) if state and state.startswith("redis") else None
     with log.open("w") as out:
         server = subprocess.Popen(
             [sys.executable, "-m", "mockauth", "serve", "--port", str(port), *flags],
@@ -230,7 +407,7 @@ def soak(total: int, threads: int, flags: list[str], log: Path) -> tuple[Run, fl
         def worker(index: int) -> None:
             client = Client("127.0.0.1", port)
             plain, stateful = _stateless(port), _stateful(client)
-            kinds: list[Callable[[], Request | None]] = [*plain, *stateful]
+            kinds: list[Callable[[], Request | None]] = [*plain, *stateful, *_oauth(client), *_mfa(client)]
             for step in itertools.count(index):
                 with run.lock:
                     if run.sent >= total:
@@ -248,22 +425,28 @@ def soak(total: int, threads: int, flags: list[str], log: Path) -> tuple[Run, fl
                     request = kinds[step % len(kinds)]()
                 if request is None:  # nothing to use yet: log in instead
                     request = plain[0]()
-                status, data = client.send(request)
+                status, data, headers = client.send(request)
                 if request.path == "/auth/login" and status == 200:
                     client.tokens.append(json.loads(data))
-                    del client.tokens[:-20]  # a client keeps its latest few
+                    del client.tokens[:-KEEP]  # a client keeps its latest few
                 if request.path == "/auth/refresh" and status == 200:
                     client.tokens.append(json.loads(data))
-                del client.revoked[:-20]
-                del client.used_refresh[:-20]
+                del client.revoked[:-KEEP]
+                del client.used_refresh[:-KEEP]
+                wrong = f"-> {status}" if status not in request.expected else None
+                if wrong is None and request.then is not None:
+                    wrong = request.then(status, data, headers)
                 with run.lock:
                     run.statuses[status] += 1
-                    if status not in request.expected:
-                        run.unexpected[f"{request.method} {request.path[:40]} -> {status}"] += 1
+                    if wrong is not None:
+                        run.unexpected[f"{request.method} {request.path.split('?')[0][:40]} {wrong}"] += 1
                 if sample:
                     rss = _rss_kib(server.pid)
+                    redis_reading = redis.read() if redis is not None else None
                     with run.lock:
                         run.samples.append((number, rss))
+                        if redis_reading is not None:
+                            run.redis_samples.append((number, *redis_reading))
 
         pool = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
         for thread in pool:
@@ -272,6 +455,7 @@ def soak(total: int, threads: int, flags: list[str], log: Path) -> tuple[Run, fl
             thread.join()
         seconds = time.monotonic() - started
         run.samples.sort()
+        run.redis_samples.sort()
         return run, seconds
     finally:
         server.terminate()
@@ -289,10 +473,12 @@ def main() -> int:
     load_before = os.getloadavg()[0]
     run, seconds = soak(args.requests, args.threads, args.flags, log)
     load_after = os.getloadavg()[0]
-    base = next(rss for n, rss in run.samples if n >= 10_000)
-    growth = max(rss for n, rss in run.samples if n >= 10_000) - base
-    final = run.samples[-1][1]
-    curve = ", ".join(f"{n // 1000}k: {rss / 1024:.1f}" for n, rss in run.samples)
+    growth, rss_lines = _growth("server RSS", [(n, rss) for n, rss in run.samples])
+    redis_growth, redis_lines = 0, []
+    if run.redis_samples:
+        redis_growth, redis_lines = _growth("Redis used_memory", [(n, kib) for n, kib, _ in run.redis_samples])
+        keys = ", ".join(f"{n // 1000}k: {count:,}" for n, _, count in run.redis_samples)
+        redis_lines.append(f"- Redis DBSIZE by requests sent: {keys}")
     command = "python bench/soak.py" + (f" --requests {args.requests}" if args.requests != 100_000 else "")
     command += (" -- " + " ".join(args.flags)) if args.flags else ""
     traceback_lines = log.read_text().count("Traceback")
@@ -308,21 +494,35 @@ def main() -> int:
         f"- answers other than the one expected: {sum(run.unexpected.values())}"
         + (f" ({dict(run.unexpected.most_common(5))})" if run.unexpected else ""),
         f"- tracebacks in the server's log: {traceback_lines}",
-        f"- server RSS (MiB) by requests sent: {curve}",
-        f"- RSS growth after the first 10,000 requests: {growth / 1024:.2f} MiB "
-        f"(at 10k {base / 1024:.1f} MiB, at the end {final / 1024:.1f} MiB; the target: under 5 MiB)",
+        *rss_lines,
+        *redis_lines,
     ])
     print(text)
     if args.write:
+        store = "redis" if run.redis_samples else "memory"
+        begin, end = (BEGIN, END) if store == "memory" else (REDIS_BEGIN, REDIS_END)
         results = BENCH / "RESULTS.md"
         current = results.read_text()
-        block = f"{BEGIN}\n{text}\n{END}"
-        if BEGIN in current:
-            current = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, current, flags=re.S)
+        block = f"{begin}\n{text}\n{end}"
+        if begin in current:
+            current = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: block, current, flags=re.S)
         else:
-            current += f"\n## Soak: 100,000 mixed requests, memory\n\n{block}\n"
+            current += f"\n## Soak: 100,000 mixed requests, {store}\n\n{block}\n"
         results.write_text(current)
-    return 0 if growth < LIMIT_KIB and not run.unexpected and not traceback_lines else 1
+    grown = growth >= LIMIT_KIB or redis_growth >= LIMIT_KIB
+    return 0 if not grown and not run.unexpected and not traceback_lines else 1
+
+
+def _growth(what: str, samples: list[tuple[int, int]]) -> tuple[int, list[str]]:
+    """The growth (KiB) after the first 10,000 requests, and the lines that show it."""
+    base = next(kib for n, kib in samples if n >= 10_000)
+    growth = max(kib for n, kib in samples if n >= 10_000) - base
+    curve = ", ".join(f"{n // 1000}k: {kib / 1024:.1f}" for n, kib in samples)
+    return growth, [
+        f"- {what} (MiB) by requests sent: {curve}",
+        f"- {what} growth after the first 10,000 requests: {growth / 1024:.2f} MiB "
+        f"(at 10k {base / 1024:.1f} MiB, at the end {samples[-1][1] / 1024:.1f} MiB; the target: under 5 MiB)",
+    ]
 
 
 if __name__ == "__main__":

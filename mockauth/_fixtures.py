@@ -18,7 +18,7 @@ from ._clients import Client, client_from_mapping
 from ._errors import ConfigError, FixtureError, ModeError
 from ._modes import Arming, arming_from_spec, parse_spec
 from ._settings import Settings, check_names
-from ._values import check_json, is_text
+from ._values import check_json, is_text, yaml_problem
 from ._values import describe as _kind
 
 # Claims the mock sets itself on every token; a user may not override them.
@@ -339,12 +339,7 @@ def _read_yaml(file: Path) -> Mapping[str, Any]:
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as error:
-        where = ""
-        mark = getattr(error, "problem_mark", None)
-        if mark is not None:
-            where = f" (line {mark.line + 1}, column {mark.column + 1})"
-        problem = getattr(error, "problem", None) or "invalid YAML"
-        raise FixtureError(f"{file}: invalid YAML{where}: {problem}") from None
+        raise FixtureError(f"{file}: {yaml_problem(error)}") from None
     except RecursionError:
         raise FixtureError(f"{file}: invalid YAML: nested too deeply") from None
     if document is None:

@@ -8,6 +8,7 @@ Werkzeug test client and httpx (sync and async).
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
@@ -21,12 +22,13 @@ from ._fixtures import Fixtures, User, load_fixtures, user_from_mapping
 from ._modes import Arming
 from ._settings import Settings, check_names
 from ._spec import Spec, default_fixtures_path, load_spec
-from ._state import State
+from ._state import State, check_lifetime
 from ._state.board import ModeBoard
-from ._state.clock import Clock
+from ._state.clock import Clock, checked_seconds
 from ._state.journal import Journal
 from ._state.stores import Stores, open_stores
 from ._state.tokens import Tokens
+from ._values import describe
 
 if TYPE_CHECKING:
     import httpx
@@ -62,6 +64,8 @@ class MockAuth:
     ) -> None:
         check_names(settings)
         self.settings = Settings(**settings)
+        if spec is not None and not isinstance(spec, (str, os.PathLike)):
+            raise ConfigError(f"spec: expected the path of an OpenAPI document, got {describe(spec)}")
         self.spec: Spec = load_spec(spec)
         self.fixtures_path: Path | None = None
         self.log_stream = sys.stderr
@@ -172,6 +176,9 @@ class MockAuth:
         from ._app.oauth.grants.client_credentials import default_scope
 
         client = self.state.clients.get(client_id)
+        if scope is not None and not isinstance(scope, str):
+            raise ConfigError(f"scope: expected space-separated scopes, got {describe(scope)}")
+        check_lifetime(expires_in)
         scope = default_scope(client) if scope is None else scope
         token, _ = self.state.tokens.client_token(client.client_id, scope=scope, expires_in=expires_in)
         return token
@@ -266,7 +273,7 @@ class MockAuth:
         step first (``auth.clock.advance(30)``). UnknownUserError for an unknown user.
         """
         found = self.state.users.find(user) or self.state.users.get(user)  # get: UnknownUserError
-        return self.state.challenges.current_code(found, at)[0]
+        return self.state.challenges.current_code(found, None if at is None else checked_seconds("at", at))[0]
 
     def reset(self) -> None:
         """Back to the fixture state: users, no armed modes but the users' own, a running
@@ -294,6 +301,8 @@ class MockAuth:
 
         With the ``tls`` setting it speaks HTTPS: ``server.url`` is https:// and
         ``server.ca_bundle`` the CA certificate clients must trust."""
+        if not isinstance(host, str) or not host:
+            raise ConfigError(f"host: expected an address or a name to listen on, got {describe(host)}")
         from ._doors.exposure import expose
         from ._doors.live import Server
         from ._doors.tls import server_tls

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._errors import ModeError
-from ._values import is_number, is_text, is_whole, parse_decimal, parse_integer
+from ._values import describe, is_number, is_text, is_whole, parse_decimal, parse_integer
 
 TOKEN_OPERATIONS = ("login", "refresh", "mfa", "password", "token")
 # The OAuth 2.0 / OpenID Connect endpoints. The login page (authorize, authorize_login)
@@ -277,6 +277,8 @@ MAX_TIMES = 1_000_000_000
 
 def parse_spec(text: str) -> tuple[str, dict[str, str]]:
     """``"slow:delay=2:times=3"`` -> ``("slow", {"delay": "2", "times": "3"})``."""
+    if not isinstance(text, str):
+        raise ModeError(f"a mode is named by text, like 'rate_limited' or 'slow:delay=2', got {describe(text)}")
     name, *pairs = [part.strip() for part in text.strip().split(":")]
     values: dict[str, str] = {}
     for pair in pairs:

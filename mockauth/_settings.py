@@ -6,6 +6,7 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from ._errors import ConfigError
 from ._values import is_whole
@@ -212,7 +213,7 @@ class Settings:
                     f"setting 'public_url': expected an http:// or https:// URL, got {self.public_url!r}"
                 )
             object.__setattr__(self, "public_url", self.public_url.rstrip("/"))
-        if self.state != "memory" and not re.fullmatch(r"rediss?://[^/\s]+(/\d+)?/?", self.state):
+        if self.state != "memory" and not _is_redis_url(self.state):
             raise ConfigError(
                 f"setting 'state': expected memory or redis://HOST:PORT/DB, got {self.state!r}"
             )
@@ -319,6 +320,17 @@ def parse_policy(value: Any) -> PasswordPolicy:
     if value.get("min_length", 1) < 1:
         raise ConfigError(f"{where}: min_length must be at least 1")
     return PasswordPolicy(**value)
+
+
+def _is_redis_url(url: str) -> bool:
+    if not re.fullmatch(r"rediss?://[^/\s]+(/\d+)?/?", url):
+        return False
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- raises ValueError for a port that is no number, or out of range
+    except ValueError:
+        return False
+    return bool(parts.hostname)
 
 
 _ORIGIN = re.compile(

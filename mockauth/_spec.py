@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from ._errors import SpecError
+from ._values import yaml_problem
 
 if TYPE_CHECKING:
     from werkzeug.routing import Map
@@ -104,12 +105,14 @@ def load_spec(path: str | Path | None = None) -> Spec:
     file = Path(path) if path is not None else default_spec_path()
     try:
         text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise SpecError(f"{file}: cannot read the OpenAPI document ({error})") from None
+    except UnicodeDecodeError:
+        raise SpecError(f"{file}: cannot read the OpenAPI document: not UTF-8 text") from None
+    except OSError as error:
+        raise SpecError(f"{file}: cannot read the OpenAPI document: {error.strerror}") from None
     try:
         document = yaml.load(text, Loader=_LOADER)
     except yaml.YAMLError as error:
-        raise SpecError(f"{file}: invalid YAML: {error}") from None
+        raise SpecError(f"{file}: {yaml_problem(error)}") from None
     if not isinstance(document, Mapping) or not isinstance(document.get("paths"), Mapping):
         raise SpecError(f"{file}: not an OpenAPI document (no 'paths' mapping)")
     mock_only_tags = {

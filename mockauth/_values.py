@@ -54,7 +54,16 @@ def describe(value: Any) -> str:
         if not is_text(value):
             return "text that is not valid Unicode (a lone surrogate)"
         return f"{value!r}" if len(value) < 40 else "a long string"
-    return f"a {type(value).__name__}"
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (a boolean)"
+    if isinstance(value, (int, float)):
+        shown = repr(value)
+        return f"the number {shown}" if len(shown) < 40 else "a long number"
+    return _KINDS.get(type(value), f"a {type(value).__name__}")
+
+
+# How a value read from YAML or JSON is named in an error (a user wrote a list, not a "list").
+_KINDS: dict[type, str] = {list: "a list", dict: "a mapping", bytes: "bytes"}
 
 
 def check_json(value: Any, max_depth: int | None = MAX_DEPTH) -> None:
@@ -162,3 +171,10 @@ def parse_decimal(text: str) -> float:
     if not math.isfinite(number):
         raise ValueError(f"expected a number, got {describe(text)}")
     return number
+
+
+def yaml_problem(error: Exception) -> str:
+    """A YAML parser's error in one line: where, then what (PyYAML's own text spans lines)."""
+    mark = getattr(error, "problem_mark", None)
+    where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+    return f"invalid YAML{where}: {getattr(error, 'problem', None) or 'invalid YAML'}"

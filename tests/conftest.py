@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import itertools
@@ -30,6 +31,15 @@ def mockauth_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("mockauth-data")
     os.environ["MOCKAUTH_DATA_DIR"] = str(folder)
     return folder
+
+
+# A suite that pytester runs in this process drops every module it imported first (it
+# restores sys.modules), and httpx imports httpcore only when its first transport is made,
+# keeping httpcore's exception classes for good: a run against --mockauth-target that made
+# the first one left httpx mapping the classes of a dropped copy, and a later test's
+# RemoteProtocolError came through unmapped. Imported here, before any pytester run.
+with contextlib.suppress(ImportError):
+    import httpcore  # noqa: F401
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ fixture, under anyio's pytest plugin and under pytest-asyncio."""
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -227,3 +228,15 @@ def test_the_fixture_against_a_real_deployment(pytester: pytest.Pytester) -> Non
         result = pytester.runpytest("-p", "no:cacheprovider", "--mockauth-target", server.url)
     result.assert_outcomes(passed=1, skipped=1)
     auth.journal.assert_called("login", user="admin", times=1)
+
+
+@pytest.mark.parametrize("missing", ["httpx", "anyio"])
+def test_without_httpx_the_doors_say_which_extra_to_install(monkeypatch: pytest.MonkeyPatch, missing: str) -> None:
+    from mockauth import ConfigError
+
+    auth = MockAuth.from_fixtures()
+    monkeypatch.setitem(sys.modules, missing, None)  # as after a plain `pip install mockauth`
+    doors = [auth.async_httpx_transport] + ([auth.httpx_transport] if missing == "httpx" else [])
+    for door in doors:
+        with pytest.raises(ConfigError, match=rf"need {missing}: pip install 'mockauth\[httpx\]'"):
+            door()

@@ -291,6 +291,25 @@ def test_dashboard_screenshot(pages: Pages, tmp_path: Path) -> None:
     assert width == 1360
 
 
+def test_the_dashboard_says_when_a_number_it_was_given_is_none(pages: Pages) -> None:
+    from playwright.sync_api import expect
+
+    dashboard = pages.dashboard
+    clock = requests.get(f"{pages.mock}/_mockauth/clock", timeout=10).json()
+    for field, button in (("#issue-expires", "#issue"), ("#advance-seconds", "#advance")):
+        # Typed, as a person does: Chromium cannot read it and leaves the value empty.
+        dashboard.fill(field, "")
+        dashboard.locator(field).press_sequentially("1e400")
+        dashboard.click(button)
+        expect(dashboard.locator("#toast")).to_contain_text("Type a ")
+        expect(dashboard.locator("#toast")).to_have_class(re.compile("error"))
+        dashboard.fill(field, "")
+    # Nothing was sent: no token issued with the default lifetime, the clock where it was.
+    assert dashboard.input_value("#token-input") == ""
+    after = requests.get(f"{pages.mock}/_mockauth/clock", timeout=10).json()
+    assert after["offset"] == pytest.approx(clock["offset"], abs=1)
+
+
 def test_a_broken_fixture_edit_shows_on_the_dashboard_until_fixed(browser: Any, tmp_path: Path) -> None:
     from playwright.sync_api import expect
 

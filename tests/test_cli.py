@@ -41,7 +41,7 @@ def serving(*args: str, cwd: Path | None = None) -> Iterator[tuple[subprocess.Po
     try:
         assert process.stdout is not None
         banner = process.stdout.readline()
-        match = re.search(r"serving (http://\S+)", banner)
+        match = re.search(r"serving (https?://\S+)", banner)
         if not match:
             end_process(process)
             raise AssertionError(banner + process.communicate(timeout=10)[1])
@@ -108,6 +108,9 @@ def test_serve_from_any_directory_with_modes_and_settings(tmp_path: Path) -> Non
     ("args", "words"),
     [
         (["serve", "--port", "x"], "--port"),
+        (["serve", "--port", "99999"], "argument --port: expected a port from 0 to 65535"),
+        (["serve", "--port", "-1"], "argument --port: expected a port from 0 to 65535"),
+        (["serve", "--port", "0", "--host", "nowhere.invalid", "--algorithm", "RS256"], "--host nowhere.invalid: does not"),
         (["serve", "--bogus"], "--bogus"),
         (["serve", "--algorithm", "XX256"], "algorithm"),
         (["serve", "--access-token-lifetime", "soon"], "--access-token-lifetime"),
@@ -119,6 +122,8 @@ def test_serve_from_any_directory_with_modes_and_settings(tmp_path: Path) -> Non
         (["token", "nobody@example.com"], "nobody@example.com"),
         (["totp", "nobody@example.com"], "nobody@example.com"),
         (["totp", "mfa@example.com", "--server", "http://127.0.0.1:9"], "--server http://127.0.0.1:9: no answer"),
+        (["totp", "mfa@example.com", "--server", "notaurl"], "--server notaurl: expected the mock's http://"),
+        (["totp", "mfa@example.com", "--server", "http://[::1"], "--server http://[::1: expected"),
         (["serve", "--password-policy", "min_length=twelve"], "--password-policy"),
         (["serve", "--password-policy", "colour=1"], "unknown rule 'colour'"),
         (["check", "/no/such/file.yaml"], "/no/such/file.yaml"),
@@ -179,6 +184,14 @@ def test_totp_prints_the_code_from_the_fixtures_or_a_running_mock() -> None:
         unknown = run("totp", "nobody", "--server", url)
         stop(process)
     assert unknown.returncode == 2 and "'nobody': not on the mock at" in unknown.stderr
+
+
+def test_totp_asks_a_mock_serving_https_trusting_its_local_ca() -> None:
+    with serving("--port", "0", "--tls") as (process, url, _):
+        remote = run("totp", "user@example.com", "--server", url)
+        stop(process)
+    assert url.startswith("https://")
+    assert (remote.returncode, remote.stdout.strip()) == (0, "123456"), remote.stderr
 
 
 def test_the_readme_challenge_lines_work_as_pasted() -> None:
@@ -249,6 +262,12 @@ def test_version_and_help() -> None:
     for command in ([], ["serve"], ["token"], ["check"]):
         result = run(*command, "--help")
         assert result.returncode == 0 and "usage: mockauth" in result.stdout
+    # Defaults as the flags take them, each said once: not "(default: None)" after the
+    # help's own, nor "True" for a flag that takes true.
+    serve = " ".join(run("serve", "--help").stdout.split())
+    assert "None" not in serve and "True" not in serve and "False" not in serve
+    assert "(default: the URL the mock is reached at, or public_url) --audience" in serve
+    assert "--tls [TLS] serve HTTPS with" in serve and "(default: false)" in serve
 
 
 def test_serve_flags_are_the_settings_names() -> None:
@@ -293,3 +312,13 @@ def test_the_readmes_python_log_in_runs_as_written(capsys: pytest.CaptureFixture
     with MockAuth.from_fixtures().serve() as server:  # on a free port, not the README's 8765
         exec(snippet.group(1).replace("http://127.0.0.1:8765", server.url), {})
     assert capsys.readouterr().out == "user@example.com\n"
+
+
+def test_the_readmes_python_section_runs_as_written() -> None:
+    # It once used a client and a user that its own MockAuth(users=[ann]) does not have.
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("\n## Python\n", 1)[1].split("\n## ", 1)[0]
+    snippet = section.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict[str, object] = {}
+    exec(compile(snippet, "README.md, ## Python", "exec"), namespace)  # every server it starts is on a free port
+    assert "auth" in namespace

@@ -56,3 +56,17 @@ def test_issued_times_follow_the_clock(auth: MockAuth) -> None:
     auth.clock.freeze()
     claims = jwt.decode(auth.issue_token(USER), options={"verify_signature": False})
     assert claims["iat"] == 2_000_000_000 and claims["exp"] == 2_000_000_900
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf"), 1e300, "901", [1], True])
+def test_the_clock_takes_only_numbers_of_seconds(value: object) -> None:
+    # advance(nan) once moved the clock to NaN: every token refused from then on.
+    from mockauth import ConfigError
+
+    auth = MockAuth.from_fixtures()
+    for change in (auth.clock.advance, auth.clock.set, auth.clock.freeze):
+        with pytest.raises(ConfigError, match=r"must be a finite number \(seconds"):
+            change(value)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="'at' must be a finite number"):
+        auth.totp("mfa@example.com", at=value)  # type: ignore[arg-type]
+    assert auth.clock.offset == pytest.approx(0, abs=1) and not auth.clock.frozen  # untouched

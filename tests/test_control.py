@@ -182,6 +182,14 @@ def test_issue_and_decode_tokens(client: Client) -> None:
     assert_error(client.post("/_mockauth/tokens", json={"username": USER, "expires_in": "soon"}), 400, "invalid_request")
 
 
+@pytest.mark.parametrize("path", ["/_mockauth/tokens", "/_mockauth/clients/demo-client/token"])
+def test_a_null_lifetime_is_refused_not_taken_for_the_default(client: Client, path: str) -> None:
+    # openapi.yaml: an integer. JSON.stringify turns a page's Infinity into null.
+    body = {"username": USER, "expires_in": None} if "clients" not in path else {"expires_in": None}
+    error = assert_error(client.post(path, json=body), 400, "invalid_request")
+    assert "'expires_in' must be a whole number of seconds" in error["error_description"]
+
+
 def test_reset_restores_the_fixture_state(client: Client, auth: MockAuth) -> None:
     tokens = login(client).get_json()
     client.post("/_mockauth/modes", json={"name": "server_error"})

@@ -3,16 +3,26 @@
 Each test runs on memory, on Redis, and on two mocks sharing one Redis (STORES in
 conftest.py), with the clock frozen, advanced and moved back: both stores must give the
 same answers, and Redis must never forget on the wall clock what the mock's clock still
-needs (its TTLs only clean up a namespace no process uses any more).
+needs (its TTLs only clean up a namespace no process uses any more). Refresh tokens and
+revocations first, then what OAuth and login challenges keep: authorization codes,
+login sessions, grants, mfa_tokens.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 import pytest
-from conftest import USER, assert_error, bearer, login, new_namespace
-from werkzeug.test import Client
+from conftest import PASSWORD, USER, assert_error, bearer, login, new_namespace
+from oauth_support import hidden_fields, pkce_pair, query_of
+from werkzeug.test import Client, TestResponse
 
 from mockauth import MockAuth
+from mockauth._state.grants import CODE_LIFETIME, SESSION_LIFETIME
+from mockauth._state.stores import challenges as challenge_store
+from mockauth._state.stores import expiring
+from mockauth._state.stores import grants as grant_store
 from mockauth._state.stores import tokens as store_module
 from mockauth._state.stores.redis import STATE_TTL
 
@@ -25,6 +35,7 @@ FROZEN_AT = 1_700_000_000.0
 def prune_always(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every addition looks for what the mock's clock has left behind."""
     monkeypatch.setattr(store_module, "PRUNE_EVERY", 1)
+    monkeypatch.setattr(expiring, "PRUNE_EVERY", 1)
 
 
 def refresh(client: Client, token: str) -> tuple[int, str | None]:
@@ -135,7 +146,7 @@ def test_past_the_revocation_cap_logout_is_refused_never_a_revocation_forgotten(
     assert client.post("/auth/logout", headers=bearer(auth.issue_token(USER))).status_code == 204
 
 
-def test_no_redis_key_expires_with_a_token(redis_url: str) -> None:
+def test_no_redis_key_expires_with_a_token_a_code_a_session_or_a_challenge(redis_url: str) -> None:
     import redis
 
     auth = MockAuth.from_fixtures(state=redis_url, state_namespace=new_namespace())
@@ -145,15 +156,224 @@ def test_no_redis_key_expires_with_a_token(redis_url: str) -> None:
     client.post("/auth/refresh", data={"refresh_token": tokens["refresh_token"]})
     client.post("/auth/refresh", data={"refresh_token": tokens["refresh_token"]})  # reuse
     client.post("/auth/logout", headers=bearer(auth.issue_token(USER, expires_in=5)))
+    code, verifier = code_for(client)
+    assert exchange(client, code, verifier).status_code == 200
+    mfa_token = challenged(client)
+    client.post("/auth/mfa", data={"mfa_token": mfa_token, "code": "000000"})
+    client.post("/auth/mfa", data={"mfa_token": mfa_token, "code": auth.totp(MFA_USER)})
     auth.clock.set(FROZEN_AT + 10 * 86_400)
     client.post("/auth/logout", headers=bearer(login(client).get_json()["access_token"]))
+    code_for(client)
+    challenged(client)
     server = redis.Redis.from_url(redis_url, decode_responses=True)
+    prefix = f"mockauth:{auth.settings.state_namespace}:"
     try:
-        keys = list(server.scan_iter(match=f"mockauth:{auth.settings.state_namespace}:*"))
-        ttls = {key: server.ttl(key) for key in keys}
+        keys = {key.removeprefix(prefix) for key in server.scan_iter(match=prefix + "*")}
+        ttls = {key: server.ttl(prefix + key) for key in keys}
     finally:
         server.close()
         auth.stores.close()
-    assert any(key.endswith(":revoked") for key in keys)
-    # Every key lives as long as the namespace: a day after the last process touched it.
+    expiring_sets = {"revoked", "refresh:expiry", "codes:expiry", "sessions:expiry", "grants:expiry",
+                     "challenges:expiry"}
+    assert expiring_sets <= keys
+    # A fixed set of keys, none per token, code, session or challenge ...
+    assert not [key for key in keys if key.count(":") > 1 or key.startswith(("code:", "session:", "challenge:"))]
+    # ... and every key lives as long as the namespace: a day after the last process touched it.
     assert all(STATE_TTL - 120 < ttl <= STATE_TTL for ttl in ttls.values()), ttls
+
+
+# -- OAuth and login challenges: codes, sessions, grants, mfa_tokens ------------------------
+
+MFA_USER = "mfa@example.com"
+STEP_START = FROZEN_AT + 10  # the first second of a 30-second TOTP step
+CHALLENGE_LIFETIME = 300  # the default challenge_lifetime
+REDIRECT = "http://127.0.0.1:5000/cb"
+BASIC = {"Authorization": "Basic ZGVtby1jbGllbnQ6ZGVtby1zZWNyZXQ="}  # demo-client:demo-secret
+
+
+@pytest.fixture
+def small_caps(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Caps of three codes, sessions, grants and challenges; listed
+    before `auth`, so the stores it opens take them."""
+    for module, name, cap in [(grant_store, "CODES", 3), (grant_store, "SESSIONS", 3), (grant_store, "GRANTS", 3),
+                              (challenge_store, "CHALLENGES", 3)]:
+        monkeypatch.setattr(module, name, dataclasses.replace(getattr(module, name), cap=cap))
+
+
+def authorize(browser: Client, user: str = "admin", **extra: str) -> tuple[dict[str, Any], str]:
+    """Sign in on the login page (one click): the query the browser is sent back with, and
+    the PKCE verifier."""
+    verifier, challenge = pkce_pair()
+    query = {"response_type": "code", "client_id": "demo-client", "redirect_uri": REDIRECT, "state": "s",
+             "scope": "openid", "code_challenge": challenge, "code_challenge_method": "S256", **extra}
+    page = browser.get("/oauth/authorize", query_string=query)
+    if page.status_code != 200:  # prompt=none: straight back to the client
+        return query_of(page.headers["Location"]), verifier
+    answer = browser.post("/oauth/authorize", data={**hidden_fields(page.get_data(as_text=True)), "one_click": user})
+    assert answer.status_code == 303, answer.get_data(as_text=True)
+    return query_of(answer.headers["Location"]), verifier
+
+
+def code_for(browser: Client) -> tuple[str, str]:
+    back, verifier = authorize(browser)
+    return back["code"], verifier
+
+
+def code_for_silently(browser: Client) -> tuple[str, str]:
+    back, verifier = authorize(browser, prompt="none")
+    return back["code"], verifier
+
+
+def exchange(client: Client, code: str, verifier: str) -> TestResponse:
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT, "code_verifier": verifier}
+    return client.post("/oauth/token", data=form, headers=BASIC)
+
+
+def refused_why(answer: TestResponse, error: str = "invalid_grant") -> str:
+    return str(assert_error(answer, 400 if error == "invalid_grant" else 401, error)["error_description"])
+
+
+def challenged(client: Client) -> str:
+    answer = login(client, MFA_USER, PASSWORD)
+    assert answer.status_code == 403, answer.get_data(as_text=True)
+    return str(answer.get_json()["mfa_token"])
+
+
+def send_code(client: Client, mfa_token: str, code: str) -> TestResponse:
+    return client.post("/auth/mfa", data={"mfa_token": mfa_token, "code": code})
+
+
+def test_an_authorization_code_expires_on_the_mock_clock_and_is_forgotten_after_the_margin(
+    auth: MockAuth, client: Client, prune_always: None
+) -> None:
+    auth.clock.freeze(FROZEN_AT)
+    used, kept = code_for(client), code_for(client)
+    for _ in range(3):  # each addition prunes: nothing is forgotten while the clock stands
+        code_for(client)
+    assert exchange(client, *used).status_code == 200
+    auth.clock.advance(CODE_LIFETIME)  # exactly its lifetime: expired
+    code_for(client)
+    assert "has expired" in refused_why(exchange(client, *kept))
+    assert "already used" in refused_why(exchange(client, *used))  # still a reuse
+    auth.clock.set(FROZEN_AT + 30)  # moved back to when they lived: the unused one works
+    assert exchange(client, *kept).status_code == 200
+    auth.clock.set(FROZEN_AT + CODE_LIFETIME + expiring.FORGET_AFTER + 1)
+    code_for(client)  # prunes: both forgotten now, refused as unknown
+    assert "is invalid" in refused_why(exchange(client, *used))
+    assert auth.stores.grants.counts()["codes"] == 2  # the one made at +60 s (in its margin) and this one
+
+
+def test_a_login_session_lives_while_the_frozen_clock_stands_and_ends_on_it(
+    auth: MockAuth, client: Client, prune_always: None
+) -> None:
+    auth.clock.freeze(FROZEN_AT)
+    browser = Client(client.application)  # keeps cookies
+    code_for(browser)  # signed in: the browser holds a session
+    for _ in range(3):  # other browsers' sessions: each prunes, none forgets this one
+        code_for(Client(client.application))
+    auth.clock.advance(SESSION_LIFETIME - 1)
+    assert "code" in authorize(browser, prompt="none")[0]
+    auth.clock.advance(1)
+    assert authorize(browser, prompt="none")[0]["error"] == "login_required"
+    auth.clock.set(FROZEN_AT + 10)  # moved back: the session the margin kept is found
+    assert "code" in authorize(browser, prompt="none")[0]
+    auth.clock.set(FROZEN_AT + SESSION_LIFETIME + expiring.FORGET_AFTER + 1)
+    code_for(Client(client.application))  # prunes: only this newest session is left
+    assert auth.stores.grants.counts()["sessions"] == 1
+    auth.clock.set(FROZEN_AT + 10)
+    assert authorize(browser, prompt="none")[0]["error"] == "login_required"  # forgotten
+
+
+def test_an_mfa_token_expires_on_the_mock_clock_and_is_forgotten_after_the_margin(
+    auth: MockAuth, client: Client, prune_always: None
+) -> None:
+    auth.clock.freeze(STEP_START)
+    used, kept = challenged(client), challenged(client)
+    for _ in range(3):
+        challenged(client)
+    assert send_code(client, used, auth.totp(MFA_USER)).status_code == 200
+    auth.clock.advance(CHALLENGE_LIFETIME)
+    challenged(client)
+    assert "has expired" in refused_why(send_code(client, kept, "123456"), "invalid_token")
+    assert "already used" in refused_why(send_code(client, used, "123456"), "invalid_token")
+    auth.clock.set(STEP_START + 60)  # moved back to when it lived (a later TOTP step)
+    assert send_code(client, kept, auth.totp(MFA_USER)).status_code == 200
+    auth.clock.set(STEP_START + CHALLENGE_LIFETIME + expiring.FORGET_AFTER + 1)
+    challenged(client)  # prunes
+    assert "is unknown" in refused_why(send_code(client, used, "123456"), "invalid_token")
+    assert auth.stores.challenges.counts()["challenges"] == 2  # the one made at +300 s (in its margin), this one
+
+
+def test_past_the_code_cap_authorize_is_refused_never_a_live_code_forgotten(
+    small_caps: None, auth: MockAuth, client: Client
+) -> None:
+    auth.clock.freeze(FROZEN_AT)
+    browser = Client(client.application)  # one session, signed in silently for the next codes
+    codes = [code_for(browser)] + [code_for_silently(browser) for _ in range(2)]
+    refused, _ = authorize(browser, prompt="none")
+    assert refused["error"] == "temporarily_unavailable"  # RFC 6749 4.1.2.1, back to the client
+    assert "3 authorization codes" in refused["error_description"]
+    assert [exchange(client, *code).status_code for code in codes] == [200, 200, 200]
+    auth.clock.advance(CODE_LIFETIME)  # all three expired: room again
+    assert "code" in authorize(browser, prompt="none")[0]
+
+
+def test_past_the_session_cap_signing_in_is_refused_never_a_live_session_forgotten(
+    small_caps: None, auth: MockAuth, client: Client
+) -> None:
+    auth.clock.freeze(FROZEN_AT)
+    browsers = [Client(client.application) for _ in range(4)]  # each keeps its cookies
+    for browser in browsers[:3]:
+        code_for(browser)
+        auth.clock.advance(CODE_LIFETIME)  # the codes expire; the sessions do not
+    refused = authorize(browsers[3])[0]
+    assert refused["error"] == "temporarily_unavailable"
+    assert "3 login sessions" in refused["error_description"]
+    assert all("code" in authorize(browser, prompt="none")[0] for browser in browsers[:3])
+    auth.clock.advance(SESSION_LIFETIME)
+    assert "code" in authorize(browsers[3])[0]
+
+
+def test_grants_go_with_their_refresh_tokens_past_the_cap_the_earliest_to_expire_first(
+    small_caps: None, auth: MockAuth, client: Client
+) -> None:
+    auth.clock.freeze(FROZEN_AT)
+    answers = []
+    for _ in range(5):
+        grant = client.post("/oauth/token", headers=BASIC, data={
+            "grant_type": "password", "username": "admin", "password": "adminpassword"})
+        answers.append(grant.get_json())
+        auth.clock.advance(1)
+    assert auth.stores.grants.counts()["grants"] == 3
+    refresh = {"grant_type": "refresh_token", "refresh_token": answers[-1]["refresh_token"]}
+    assert client.post("/oauth/token", headers=BASIC, data=refresh).status_code == 200
+    first = {"grant_type": "refresh_token", "refresh_token": answers[0]["refresh_token"]}
+    assert "no OAuth grant" in refused_why(client.post("/oauth/token", headers=BASIC, data=first))  # never let in
+
+
+def test_past_the_challenge_cap_a_login_is_refused_never_a_challenge_forgotten(
+    small_caps: None, auth: MockAuth, client: Client
+) -> None:
+    auth.clock.freeze(STEP_START)
+    tokens = [challenged(client) for _ in range(3)]
+    auth.clock.advance(100)
+    refused = login(client, MFA_USER, PASSWORD)
+    assert "3 login challenges" in assert_error(refused, 503, "temporarily_unavailable")["error_description"]
+    assert refused.headers["Retry-After"] == str(CHALLENGE_LIFETIME - 100)  # when the first expires
+    for token in tokens:  # each still alive: a wrong code is a wrong code, not an unknown token
+        assert_error(send_code(client, token, "000000" if token != tokens[0] else "111111"), 401,
+                     "invalid_mfa_code")
+    assert send_code(client, tokens[-1], auth.totp(MFA_USER)).status_code == 200
+    auth.clock.advance(CHALLENGE_LIFETIME - 100)
+    challenged(client)
+
+
+def test_users_with_wrong_codes_or_spent_steps_are_bounded(auth: MockAuth, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(challenge_store, "MAX_USERS_TRACKED", 2)
+    store = auth.stores.challenges
+    for number in range(5):
+        assert store.spend_step(f"user{number}", 10)
+        assert store.add_failure(f"user{number}") == 1
+    assert store.counts()["users"] <= 2 + 2  # two of each kind at most
+    assert not store.spend_step("user4", 10)  # the newest is kept
+    assert store.add_failure("user4") == 2

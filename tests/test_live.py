@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import jwt
 import pytest
 import requests
 from conftest import PASSWORD, USER
 
-from mockauth import MODES, MockAuth, Server, ServerError
+from mockauth import MODES, ConfigError, MockAuth, Server, ServerError
 from mockauth._settings import DEFAULT_SECRET
 
 # Each test that uses `auth` runs on both stores (see conftest.py).
@@ -183,6 +185,38 @@ def test_a_bug_inside_the_server_is_raised_in_the_test(auth: MockAuth, monkeypat
 def test_port_in_use_is_a_clear_error(auth: MockAuth) -> None:
     with auth.serve() as server, pytest.raises(ServerError, match=f"cannot listen on 127.0.0.1:{server.port}"):
         Server(auth.app, port=server.port).start()
+
+
+@pytest.mark.parametrize("port", [99999, -1, "8765"])
+def test_a_port_that_is_no_port_is_a_config_error(auth: MockAuth, port: object) -> None:
+    # getaddrinfo() took 99999 for 34463, and -1 for "Unknown error -8"
+    with pytest.raises(ConfigError, match="port: expected a whole number from 0 to 65535"):
+        auth.serve(port=port).start()  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("call", "words"),
+    [
+        (lambda auth: auth.serve(host=5), "host: expected an address or a name"),
+        (lambda auth: auth.intercept("auth.example.test"), "base_url: expected an http:// or https:// URL"),
+        (lambda auth: auth.httpx_transport(base_url="no url"), "base_url: expected an http://"),
+        (lambda auth: MockAuth(spec=5), "spec: expected the path of an OpenAPI document, got the number 5"),
+        (lambda auth: auth.fail(5), "a mode is named by text"),
+        (lambda auth: auth.client_token("demo-client", scope=5), "scope: expected space-separated scopes"),
+        (lambda auth: auth.client_token("demo-client", expires_in="x"), "expires_in: must be a whole number"),
+        (lambda auth: auth.client_token("demo-client", expires_in=10**12), "expires_in: must be a whole number"),
+    ],
+)
+def test_arguments_of_the_wrong_kind_are_a_config_error(call: Any, words: str) -> None:
+    # Each was an AttributeError or TypeError from deep inside, or (intercept) silence.
+    with pytest.raises(ConfigError, match=re.escape(words)):
+        call(MockAuth.from_fixtures())
+
+
+def test_a_host_that_does_not_resolve_is_one_line() -> None:
+    auth = MockAuth.from_fixtures(algorithm="ES256")  # off loopback, the default secret is refused first
+    with pytest.raises(ServerError, match=r"cannot listen on nowhere.invalid:0: 'nowhere.invalid' does not resolve \("):
+        auth.serve(host="nowhere.invalid").start()
 
 
 def test_url_before_start_is_a_clear_error(auth: MockAuth) -> None:

@@ -5,6 +5,7 @@ and control-API doors to them. Tests that use `auth` run on every store."""
 from __future__ import annotations
 
 import base64
+import re
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -158,6 +159,8 @@ def test_a_code_of_another_client_is_refused(client: Client) -> None:
     ({"prompt": "none"}, "login_required"),
     ({"prompt": "sometimes"}, "invalid_request"),
     ({"request": "eyJ"}, "request_not_supported"),
+    ({"response_mode": "fragment"}, "invalid_request"),  # discovery lists query alone
+    ({"response_mode": "form_post"}, "invalid_request"),
 ])
 def test_authorization_errors_go_back_to_the_client(client: Client, query: dict[str, str | None], error: str) -> None:
     _, challenge = pkce_pair()
@@ -275,6 +278,18 @@ def test_the_mfa_required_mode_reaches_the_login_page(auth: MockAuth, client: Cl
     assert 'data-kind="mfa"' in step.get_data(as_text=True)
     done = client.post("/oauth/authorize", data={**hidden_fields(step.get_data(as_text=True)), "code": "123456"})
     assert done.status_code == 303
+
+
+def test_the_one_click_buttons_say_what_each_sign_in_meets(client: Client) -> None:
+    query = {"response_type": "code", "client_id": "demo-client", "redirect_uri": REDIRECT}
+    page = client.get("/oauth/authorize", query_string=query).get_data(as_text=True)
+    buttons = dict(re.findall(r'data-user="([^"]+)"><span>[^<]*</span>(.*?)</button>', page))
+    badges = {user: re.findall(r'class="badge [^"]*">([^<]*)<', shown) for user, shown in buttons.items()}
+    assert badges["locked@example.com"] == ["locked"]
+    assert badges["mfa@example.com"] == ["mfa"]  # the page asks for the code next, as on the dashboard
+    assert badges["expired@example.com"] == ["password expired"]
+    assert badges["slow@example.com"] == ["mode slow:delay=2"]
+    assert badges["admin"] == []
 
 
 def test_one_click_is_off_behind_an_admin_token() -> None:

@@ -557,6 +557,17 @@ def test_a_bad_fixture_path_given_in_code_is_one_usage_error(pytester: pytest.Py
     assert "ERROR at setup" not in output
 
 
+def test_without_httpx_its_fixtures_say_which_extra_to_install(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile("def test_me(mockauth_httpx):\n    pass\n")
+    monkeypatch.setitem(sys.modules, "httpx", None)  # as after a plain `pip install mockauth pytest`
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    result.stdout.re_match_lines([r"^mockauth_httpx needs httpx: pip install 'mockauth\[httpx\]'$"])
+    result.stdout.no_fnmatch_line("*During handling of the above exception*")
+
+
 def test_bad_fixture_file_is_a_usage_error(pytester: pytest.Pytester) -> None:
     pytester.makefile(".yaml", users="users:\n  - {username: erin}\n")
     pytester.makepyfile("def test_it(mockauth): pass")

@@ -212,12 +212,46 @@ def test_redis_lost_then_back_answers_503_meanwhile_then_recovers(tmp_path: Path
     assert "is empty (Redis restarted?); seeding it" in log
 
 
+def test_a_redis_full_at_its_maxmemory_is_a_503_not_a_bug() -> None:
+    import redis
+
+    server = RedisServer().start()
+    try:
+        auth = MockAuth.from_fixtures(state=server.url, state_namespace=new_namespace())
+        client = auth.test_client()
+        admin = redis.Redis.from_url(server.url)
+        admin.config_set("maxmemory", 1)  # anything more than it holds: OOM for every write
+        refused = client.post("/auth/login", data=LOGIN)
+        admin.config_set("maxmemory", 0)
+        after = client.post("/auth/login", data=LOGIN)
+        admin.close()
+        auth.stores.close()
+    finally:
+        server.stop()
+    body = refused.get_json()
+    assert (refused.status_code, body["error"], refused.headers["Retry-After"]) == (503, "temporarily_unavailable", "1")
+    assert "refuses to store (command not allowed when used memory > 'maxmemory')" in body["error_description"]
+    assert "mockauth:" not in body["error_description"]  # no key names
+    assert after.status_code == 200
+    auth.check()  # raises any bug the app kept: none
+
+
 def test_start_with_redis_unreachable_is_one_clear_line() -> None:
     url = f"redis://127.0.0.1:{free_port()}/0"
     done = subprocess.run([MOCKAUTH, "serve", "--port", "0", "--state", url], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert f"setting 'state': cannot reach {url}" in done.stderr
+
+
+def test_a_database_redis_does_not_have_is_one_clear_line(redis_url: str) -> None:
+    url = redis_url.rsplit("/", 1)[0] + "/99"  # Redis has 16 by default
+    done = subprocess.run([MOCKAUTH, "serve", "--port", "0", "--state", url], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
+    assert f"setting 'state': {url} refused: DB index is out of range" in done.stderr
+    with pytest.raises(ConfigError, match="refused: DB index is out of range"):
+        MockAuth.from_fixtures(state=url)
 
 
 def test_keys_are_namespaced_and_expire(redis_url: str) -> None:
@@ -262,6 +296,8 @@ def test_a_generated_key_is_shared_through_redis(redis_url: str) -> None:
     [
         ({"state": "postgres://db"}, "expected memory or redis://HOST:PORT/DB"),
         ({"state": "redis://"}, "expected memory or redis://HOST:PORT/DB"),
+        ({"state": "redis://127.0.0.1:abc/0"}, "expected memory or redis://HOST:PORT/DB"),  # was a traceback
+        ({"state": "redis://127.0.0.1:99999/0"}, "expected memory or redis://HOST:PORT/DB"),
         ({"state_namespace": "a b"}, "'state_namespace': 1 to 64 letters"),
         ({"state_namespace": ""}, "'state_namespace'"),
     ],

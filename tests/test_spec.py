@@ -57,14 +57,23 @@ def test_a_spec_with_an_operation_mockauth_cannot_answer(tmp_path: Path) -> None
         MockAuth(spec=path)
 
 
-@pytest.mark.parametrize(("text", "words"), [("paths: [", "invalid YAML"), ("openapi: 3.0.3\n", "no 'paths' mapping")])
-def test_broken_specs(tmp_path: Path, text: str, words: str) -> None:
+@pytest.mark.parametrize(("text", "words"), [
+    ("paths: [", "invalid YAML"),
+    ("openapi: 3.0.3\n", "no 'paths' mapping"),
+    ("# A README\nSome words\nand: more\n", r"invalid YAML \(line 3, column 4\): mapping values are not allowed"),
+])
+def test_broken_specs_are_one_line(tmp_path: Path, text: str, words: str) -> None:
     path = tmp_path / "openapi.yaml"
     path.write_text(text)
-    with pytest.raises(SpecError, match=words):
+    with pytest.raises(SpecError, match=words) as error:
         load_spec(path)
-    with pytest.raises(SpecError, match="cannot read"):
-        load_spec(tmp_path / "missing.yaml")
+    assert "\n" not in str(error.value)  # PyYAML's own text spans four lines
+    for wrong, why in [(tmp_path / "missing.yaml", "No such file"), (tmp_path, "Is a directory")]:
+        with pytest.raises(SpecError, match=f"cannot read the OpenAPI document: {why}"):
+            load_spec(wrong)
+    (tmp_path / "binary.yaml").write_bytes(b"\x89PNG\r\n")
+    with pytest.raises(SpecError, match="not UTF-8 text"):
+        load_spec(tmp_path / "binary.yaml")
 
 
 # -- the control API's schemas say exactly what the mode table accepts ------------------

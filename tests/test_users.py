@@ -44,7 +44,7 @@ def test_keyword_settings_override_the_file(tmp_path: Path) -> None:
     [
         ("users:\n  - {username: a}\n", "users[0] (a): password: required"),
         ("users:\n  - {password: pw}\n", "users[0]: username: required"),
-        ("users:\n  - {username: a, password: 5}\n", "users[0] (a): password: must be a non-empty string, got a int"),
+        ("users:\n  - {username: a, password: 5}\n", "users[0] (a): password: must be a non-empty string, got the number 5"),
         ("users:\n  - {username: a, password: ''}\n", "users[0] (a): password: must be a non-empty string"),
         ("users:\n  - {username: a, password: pw, locked: maybe}\n", "users[0] (a): locked: must be true or false"),
         ("users:\n  - {username: a, password: pw, claims: [1]}\n", "users[0] (a): claims: must be a mapping"),
@@ -57,7 +57,7 @@ def test_keyword_settings_override_the_file(tmp_path: Path) -> None:
         ("users:\n  - {username: a, password: pw, mfa: {totp: X}}\n", "users[0] (a): mfa.totp: unknown (keys: totp_secret, code)"),
         ("users:\n  - {username: a, password: pw, mfa: {totp_secret: not-base32!}}\n", "users[0] (a): mfa.totp_secret: must be an RFC 6238 secret in base32"),
         ("users:\n  - {username: a, password: pw, mfa: {totp_secret: ABCDEFGH}}\n", "mfa.totp_secret: must be an RFC 6238 secret in base32 (A-Z and 2-7) of at least 80 bits"),
-        ("users:\n  - {username: a, password: pw, mfa: {code: 123456}}\n", 'users[0] (a): mfa.code: must be 6 digits in quotes, like "123456", got a int'),
+        ("users:\n  - {username: a, password: pw, mfa: {code: 123456}}\n", 'users[0] (a): mfa.code: must be 6 digits in quotes, like "123456", got the number 123456'),
         ("users:\n  - {username: a, password: pw, mfa: {code: '12ab56'}}\n", "users[0] (a): mfa.code: must be 6 digits in quotes"),
         ("users:\n  - {username: a, password: pw, password_expired: soon}\n", "users[0] (a): password_expired: must be true or false"),
         ("settings: {password_policy: {min_length: 12, colour: 1}}\nusers: []\n", "setting 'password_policy': unknown rule 'colour'"),

@@ -27,7 +27,7 @@ from .._modes import API_OPERATIONS, ISSUING_OPERATIONS, Applied, Selection
 from .._spec import Spec
 from .._state import State
 from .._state.journal import REDACTED, SECRET_FIELDS, redact
-from .._state.stores.tokens import MAX_REVOCATIONS, RevocationsFull
+from .._state.stores.expiring import StoreFull
 from .._values import printable
 from . import cors as _cors
 from .admin import GUARD_KEY, Guard, admin_gate, host_name, host_refusal, valid_host
@@ -342,14 +342,11 @@ class App:
                 # Redis is down: an answer clients know how to retry, not a bug (the store
                 # logs the outage once).
                 raise ApiError(503, "temporarily_unavailable", str(error), [("Retry-After", "1")]) from None
-            except RevocationsFull:
-                # Every revocation is kept until its token expires on the mock's clock:
-                # past the cap the mock refuses to revoke more rather than forget one.
+            except StoreFull as full:
+                # A revocation, a code, a session or a challenge is kept until it expires
+                # on the mock's clock: past a cap the mock refuses more rather than forget one.
                 raise ApiError(
-                    503, "temporarily_unavailable",
-                    f"The mock holds {MAX_REVOCATIONS} revoked tokens that have not expired yet on its "
-                    "clock; it revokes more once some expire (or after POST /_mockauth/reset).",
-                    [("Retry-After", "60")],
+                    503, "temporarily_unavailable", full.description, [("Retry-After", str(full.retry_after))]
                 ) from None
         except ApiError as error:
             shaped = self.shape(call, error)

@@ -40,15 +40,22 @@ def add_settings(parser: argparse.ArgumentParser, names: Iterable[str] | None = 
             dest=field.name,
             metavar=field.name.upper(),
             default=None,
-            help=f"{field.metadata['help']} (default: {_shown(field.default)})",
+            help=_with_default(field.metadata["help"], field.default),
             **switch,
         )
 
 
-def _shown(default: Any) -> Any:
+def _with_default(text: str, default: Any) -> str:
+    """A setting's help with its default as the flag takes it (`true`, not `True`), once."""
+    if default is None and "(default:" in text:  # the help says what happens without it
+        return text
     if isinstance(default, tuple):
-        return ",".join(default) or "none"
-    return default
+        shown = ",".join(default) or "none"
+    elif isinstance(default, bool):
+        shown = str(default).lower()
+    else:
+        shown = "none" if default is None else default
+    return f"{text} (default: {shown})"
 
 
 def plural(count: int, word: str) -> str:
@@ -87,6 +94,16 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def port_number(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port from 0 to 65535 (0: a free one), got {value}")
     return value
 
 

@@ -12,7 +12,7 @@ from .._errors import ConfigError, MockAuthError
 from .._mock import MockAuth
 from .._modes import Arming, arming_from_spec
 from .._version import __version__
-from .common import DEFAULT_PORT, UsageError, add_settings, load
+from .common import DEFAULT_PORT, UsageError, add_settings, load, port_number
 
 if TYPE_CHECKING:
     from .._doors.exposure import Exposure
@@ -24,7 +24,7 @@ def add_parser(commands: Any) -> None:
     serve = commands.add_parser("serve", help="run the mock auth server")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     serve.add_argument(
-        "--port", type=int, default=DEFAULT_PORT, help=f"port (default: {DEFAULT_PORT}; 0 picks a free one)"
+        "--port", type=port_number, default=DEFAULT_PORT, help=f"port (default: {DEFAULT_PORT}; 0 picks a free one)"
     )
     serve.add_argument("--fixtures", metavar="PATH", help="fixture file or folder (default: the bundled fixtures)")
     serve.add_argument("--spec", metavar="PATH", help="OpenAPI document (default: the bundled openapi.yaml)")
@@ -191,8 +191,14 @@ def _expose(auth: MockAuth, host: str) -> Exposure:
 
     Before any server starts (whichever serves), on stderr, so stdout still opens with
     the banner's URL line."""
+    import socket
+
     from .._doors.exposure import expose
 
+    try:
+        socket.getaddrinfo(host, None)
+    except OSError as error:  # before the warnings and the admin token of a server that never starts
+        raise UsageError(f"--host {host}: does not resolve ({error.strerror})") from None
     try:
         exposure = expose(auth.app, host)
     except ConfigError as error:

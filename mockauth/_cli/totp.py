@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import ssl
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any
 
@@ -44,11 +46,17 @@ def run_totp(args: argparse.Namespace) -> int:
 
 
 def _code_from_server(server: str, user: str, admin_token: str | None) -> str:
-    request = urllib.request.Request(server + "/_mockauth/users?passwords=true")
+    try:
+        parts = urllib.parse.urlsplit(server)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError
+        request = urllib.request.Request(server + "/_mockauth/users?passwords=true")
+    except ValueError:
+        raise UsageError(f"--server {server}: expected the mock's http:// or https:// URL") from None
     if admin_token:
         request.add_header("X-Mockauth-Admin-Token", admin_token)
     try:
-        with urllib.request.urlopen(request, timeout=10) as answer:
+        with urllib.request.urlopen(request, timeout=10, context=_trusting_local_ca(parts.scheme)) as answer:
             users = json.load(answer)
     except urllib.error.HTTPError as error:
         raise UsageError(f"--server {server}: GET /_mockauth/users answered HTTP {error.code}") from None
@@ -63,3 +71,16 @@ def _code_from_server(server: str, user: str, admin_token: str | None) -> str:
             return code
     names = ", ".join(str(found.get("username")) for found in users)
     raise UsageError(f"user {user!r}: not on the mock at {server} (users: {names})")
+
+
+def _trusting_local_ca(scheme: str) -> ssl.SSLContext | None:
+    """For https: the system's CAs and mockauth's local CA, which `serve --tls` speaks with."""
+    if scheme != "https":
+        return None
+    from .._doors.tls import CA_CERT_NAME, data_dir
+
+    context = ssl.create_default_context()
+    local = data_dir() / CA_CERT_NAME
+    if local.is_file():
+        context.load_verify_locations(cafile=str(local))
+    return context

@@ -4,6 +4,7 @@ async), and the one WSGI call they share. No socket is opened."""
 from __future__ import annotations
 
 import functools
+import importlib
 import io
 import json
 import re
@@ -12,7 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-from .._errors import Disconnected
+from .._errors import ConfigError, Disconnected
 
 if TYPE_CHECKING:
     import httpx
@@ -38,8 +39,17 @@ def _body_bytes(body: Any) -> bytes:
 
 
 def mount_path(base_url: str | None) -> str:
-    """The path of a base URL, where the mock is mounted: '' for the root."""
-    return urlsplit(base_url or "").path.rstrip("/")
+    """The path of a base URL, where the mock is mounted: '' for the root; ConfigError
+    for what is no http(s) URL (requests to it would never reach the mock, silently)."""
+    if base_url is None:
+        return ""
+    try:
+        parts = urlsplit(base_url) if isinstance(base_url, str) else None
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"base_url: expected an http:// or https:// URL, got {base_url!r}")
+    return parts.path.rstrip("/")
 
 
 def wsgi_environ(method: str, url: str, headers: Any, body: bytes, mount: str = "") -> dict[str, Any]:
@@ -122,8 +132,8 @@ class Interceptor:
         import responses
 
         self.app = app
-        self.base_url = base_url.rstrip("/")
         self.mount = mount_path(base_url)
+        self.base_url = base_url.rstrip("/")
         self.mock = responses.RequestsMock(assert_all_requests_are_fired=False)
         pattern = re.compile(re.escape(self.base_url) + r"(/.*)?(\?.*)?$")
         for method in self.METHODS:
@@ -166,9 +176,19 @@ def _hung_up(request: httpx.Request) -> Exception:
     return httpx.RemoteProtocolError("Server disconnected without sending a response.", request=request)
 
 
+def _require(*modules: str) -> None:
+    """ConfigError naming the extra to install, when a library an httpx door needs is missing."""
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            raise ConfigError(f"the httpx doors need {module}: pip install 'mockauth[httpx]'") from None
+
+
 def httpx_transport(app: WSGIApp, base_url: str | None = None) -> httpx.BaseTransport:
     """An httpx transport answering in-process, mounted at `base_url`'s path;
     ``disconnect`` raises httpx.RemoteProtocolError as a real server hanging up would."""
+    _require("httpx")
     import httpx
 
     mount = mount_path(base_url)
@@ -196,6 +216,7 @@ def async_httpx_transport(app: WSGIApp, base_url: str | None = None) -> httpx.As
     (``httpx.ReadTimeout``; the abandoned request finishes in its thread). ``disconnect``
     raises httpx.RemoteProtocolError, as a real server hanging up would.
     """
+    _require("httpx", "anyio")
     import anyio
     import anyio.to_thread
     import httpx

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 from werkzeug.serving import BaseWSGIServer, ThreadedWSGIServer, WSGIRequestHandler
 
 from .._app.admin import GUARD_KEY, Guard
-from .._errors import ServerError
+from .._errors import ConfigError, ServerError
 
 if TYPE_CHECKING:
     import ssl
@@ -121,10 +121,16 @@ def _handler(quiet: bool, timeout: float | None, guard: Guard) -> type[_Handler]
 
 
 def listen(host: str, port: int, *, backlog: int) -> socket.socket:
-    """A listening socket on `host`:`port`; ServerError (one line, the OS's reason) if not."""
+    """A listening socket on `host`:`port`; ServerError (one line, the OS's reason) if not,
+    ConfigError for a port that is no port."""
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        # getaddrinfo() would take 99999 as 34463 (modulo 65536), and -1 as an unknown error.
+        raise ConfigError(f"port: expected a whole number from 0 to 65535 (0: a free one), got {port!r}")
     try:
         family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
         return socket.create_server(address[:2], family=family, backlog=backlog)
+    except socket.gaierror as error:  # its errno is no OS error number: strerror() has no text for it
+        raise ServerError(f"cannot listen on {host}:{port}: {host!r} does not resolve ({error.strerror})") from None
     except OSError as error:
         reason = os.strerror(error.errno) if error.errno else str(error)
         raise ServerError(f"cannot listen on {host}:{port}: {reason}") from None

@@ -29,6 +29,16 @@ from .users import Users
 MAX_LIFETIME = 10**9
 
 
+def check_lifetime(expires_in: Any) -> None:
+    """ConfigError unless `expires_in` is None (the default lifetime) or a whole number of
+    seconds a token can carry."""
+    if expires_in is not None and not (is_whole(expires_in) and abs(expires_in) <= MAX_LIFETIME):
+        raise ConfigError(
+            f"expires_in: must be a whole number of seconds from -{MAX_LIFETIME} to "
+            f"{MAX_LIFETIME}, got {describe(expires_in)}"
+        )
+
+
 class State:
     """One mock's state, built over `stores` (which ``MockAuth`` opened)."""
 
@@ -59,11 +69,7 @@ class State:
     ) -> str:
         """A signed access token for a known user, as login would issue it; ConfigError
         for a lifetime or claims a token cannot carry."""
-        if expires_in is not None and not (is_whole(expires_in) and abs(expires_in) <= MAX_LIFETIME):
-            raise ConfigError(
-                f"expires_in: must be a whole number of seconds from -{MAX_LIFETIME} to "
-                f"{MAX_LIFETIME}, got {describe(expires_in)}"
-            )
+        check_lifetime(expires_in)
         try:
             check_json(claims)
         except ValueError as error:

@@ -170,7 +170,7 @@ class Challenges:
         lifetime = self._settings.challenge_lifetime
         now = self._clock.now()
         record = ChallengeRecord(steps[0], username, now + lifetime, steps[1:], development_code)
-        self._store.add(token, record, now=now, lifetime=lifetime)
+        self._store.add(token, record, now=now)
         return Challenge(steps[0], token, username, lifetime, self._settings.password_policy)
 
     def _open(self, token: str, kind: str) -> tuple[ChallengeRecord, User]:

@@ -3,8 +3,24 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
+from .._errors import ConfigError
+from .._values import describe, is_number
 from .stores import ClockStore
+
+MAX_CLOCK_NUMBER = 1e11  # seconds: about 3,000 years either way
+
+
+def checked_seconds(name: str, value: Any) -> float:
+    """`value` as a number of seconds, or ConfigError: a clock at NaN or infinity would
+    refuse every token and never come back, and text is no time."""
+    if not is_number(value) or abs(value) > MAX_CLOCK_NUMBER:
+        raise ConfigError(
+            f"clock: {name!r} must be a finite number (seconds, at most {MAX_CLOCK_NUMBER:.0e} either way), "
+            f"got {describe(value)}"
+        )
+    return float(value)
 
 
 class Clock:
@@ -39,6 +55,7 @@ class Clock:
 
     def advance(self, seconds: float) -> float:
         """Move time forward (or back, with a negative number); returns the new now."""
+        seconds = checked_seconds("seconds", seconds)
         return self._now_of(self._store.change_clock(
             lambda offset, frozen_at: (offset, frozen_at + seconds)
             if frozen_at is not None
@@ -47,6 +64,7 @@ class Clock:
 
     def freeze(self, at: float | None = None) -> float:
         """Stop time, at `at` (a Unix time) or at the current time."""
+        at = None if at is None else checked_seconds("at", at)
         return self._now_of(self._store.change_clock(
             lambda offset, frozen_at: (
                 offset,
@@ -62,6 +80,7 @@ class Clock:
 
     def set(self, at: float) -> float:
         """Jump to a Unix time; a frozen clock stays frozen there."""
+        at = checked_seconds("at", at)
         return self._now_of(self._store.change_clock(
             lambda offset, frozen_at: (offset, float(at)) if frozen_at is not None else (float(at) - time.time(), None)
         ))

@@ -105,6 +105,12 @@ def read_request(app: App, params: Mapping[str, Any]) -> AuthorizationRequest:
     response_type = required(params, "response_type")
     if response_type != "code":
         raise UnsupportedResponseType(f"response_type {response_type!r} is not supported; use 'code'.")
+    response_mode = optional(params, "response_mode")
+    if response_mode not in (None, "query"):  # a client waiting in its fragment or a form post would wait forever
+        raise InvalidRequest(
+            f"response_mode {response_mode!r} is not supported: the code comes back in the query "
+            "(response_modes_supported: query)."
+        )
     if "authorization_code" not in client.grant_types:
         raise UnauthorizedClient(f"The client {client.client_id!r} may not use the authorization_code grant.")
     scope = check_scope(client, optional(params, "scope"))
@@ -157,8 +163,11 @@ def authorize_login(app: App, call: Call) -> Response:
         return challenge_page(app, call, request, outcome, 200)
     user = outcome
     call.user = user.username
+    # The session before the code: when the mock holds as many as it may, the refusal
+    # leaves no code behind.
+    set_cookie = start_session(app, call, user)
     response = code_redirect(app, call, request, user.username, app.state.clock.now(), status=303)
-    start_session(app, call, response, user)
+    set_cookie(response)
     return response
 
 

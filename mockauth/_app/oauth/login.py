@@ -123,9 +123,10 @@ def current_session(app: App, call: Call) -> tuple[User, SessionRecord] | None:
     return user, record
 
 
-def start_session(app: App, call: Call, response: Response, user: User) -> None:
+def start_session(app: App, call: Call, user: User) -> Callable[[Response], None]:
+    """A session for the user who just signed in; what puts its cookie on the answer."""
     session_id = app.state.grants.new_session(user.username)
-    response.set_cookie(
+    return lambda response: response.set_cookie(
         SESSION_COOKIE, session_id, max_age=SESSION_LIFETIME, path=COOKIE_PATH,
         httponly=True, samesite="Lax", secure=call.request.scheme == "https",
     )

@@ -86,7 +86,10 @@ def login_page(
     if one_click:
         buttons = []
         for user in list(users)[:MAX_BUTTONS]:
+            # As the dashboard shows them: what the sign-in will meet (a second step too).
             badges = [flag for flag in ("locked", "disabled") if getattr(user, flag)]
+            badges += ["mfa"] if user.mfa else []
+            badges += ["password expired"] if user.password_expired else []
             badges += [f"mode {user.mode}"] if user.mode else []
             shown = "".join(f'<span class="badge {escape(b.split()[0])}">{escape(b)}</span>' for b in badges)
             buttons.append(

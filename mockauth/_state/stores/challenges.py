@@ -5,16 +5,21 @@ last TOTP time step each user spent (so a code is accepted once)."""
 from __future__ import annotations
 
 import abc
-import itertools
+import json
 import threading
 from dataclasses import dataclass, replace
 
+from .expiring import Bound, MemoryRecords, RedisRecords
 from .redis import STATE_TTL, RedisConnection, guarded
 
-# The in-memory store forgets expired challenges every PRUNE_EVERY new ones, and keeps at
-# most MAX_CHALLENGES (Redis forgets them with the namespace backstop TTL).
-PRUNE_EVERY = 1000
-MAX_CHALLENGES = 10_000
+# Challenges expire on the mock's clock (challenge_lifetime, five minutes by default) and
+# are bounded as stores/expiring.py says: past the cap, while every one held is alive, a
+# login that would start one is refused (503) rather than one in progress forgotten.
+CHALLENGES = Bound("login challenges (mfa_token, change_token)", 100_000)
+# Users whose wrong codes in a row and last spent TOTP step are kept: far more than the
+# users a mock holds at once (fixtures and 1,000 added), a bound for users added and
+# removed without end; past it, the user recorded first is forgotten.
+MAX_USERS_TRACKED = 10_000
 
 
 @dataclass(frozen=True)
@@ -33,8 +38,9 @@ class ChallengeRecord:
 
 class ChallengeStore(abc.ABC):
     @abc.abstractmethod
-    def add(self, token: str, record: ChallengeRecord, *, now: float, lifetime: int) -> None:
-        ...
+    def add(self, token: str, record: ChallengeRecord, *, now: float) -> None:
+        """Keep a challenge until the mock's time is past its ``expires_at``; StoreFull
+        when the store holds as many live challenges as it may."""
 
     @abc.abstractmethod
     def get(self, token: str) -> ChallengeRecord | None:
@@ -58,6 +64,10 @@ class ChallengeStore(abc.ABC):
         nothing recorded) when a code of this step or a later one was accepted before."""
 
     @abc.abstractmethod
+    def counts(self) -> dict[str, int]:
+        """How many challenges, and users with wrong codes or a spent step, the store holds."""
+
+    @abc.abstractmethod
     def clear(self) -> None:
         ...
 
@@ -65,30 +75,24 @@ class ChallengeStore(abc.ABC):
 class MemoryChallengeStore(ChallengeStore):
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._challenges: dict[str, ChallengeRecord] = {}
+        self._challenges: MemoryRecords[ChallengeRecord] = MemoryRecords(CHALLENGES)
         self._failures: dict[str, int] = {}
         self._steps: dict[str, int] = {}
-        self._added = 0
 
-    def add(self, token: str, record: ChallengeRecord, *, now: float, lifetime: int) -> None:
-        with self._lock:
-            self._prune(now)
-            self._challenges[token] = record
+    def add(self, token: str, record: ChallengeRecord, *, now: float) -> None:
+        self._challenges.add(token, record, now)
 
     def get(self, token: str) -> ChallengeRecord | None:
-        return self._challenges.get(token)
+        entry = self._challenges.get(token)
+        return None if entry is None else replace(entry[0], used=entry[1])
 
     def use(self, token: str) -> bool:
-        with self._lock:
-            record = self._challenges.get(token)
-            if record is None or record.used:
-                return False
-            self._challenges[token] = replace(record, used=True)
-            return True
+        return self._challenges.take(token)[0] == "ok"
 
     def add_failure(self, username: str) -> int:
         with self._lock:
             count = self._failures[username] = self._failures.get(username, 0) + 1
+            _bound(self._failures)
             return count
 
     def clear_failures(self, username: str) -> None:
@@ -100,100 +104,97 @@ class MemoryChallengeStore(ChallengeStore):
             if step <= self._steps.get(username, -1):
                 return False
             self._steps[username] = step
+            _bound(self._steps)
             return True
 
+    def counts(self) -> dict[str, int]:
+        return {"challenges": len(self._challenges), "users": len(self._failures.keys() | self._steps.keys())}
+
     def clear(self) -> None:
+        self._challenges.clear()
         with self._lock:
-            self._challenges.clear()
             self._failures.clear()
             self._steps.clear()
 
-    def _prune(self, now: float) -> None:
-        """Keep memory bounded (lock held): every PRUNE_EVERY challenges, forget the
-        expired ones; past MAX_CHALLENGES, drop the oldest."""
-        self._added += 1
-        if self._added % PRUNE_EVERY:
-            return
-        self._challenges = {t: r for t, r in self._challenges.items() if r.expires_at > now}
-        excess = len(self._challenges) - MAX_CHALLENGES
-        if excess > 0:
-            for token in list(itertools.islice(self._challenges, excess)):
-                del self._challenges[token]
+
+def _bound(per_user: dict[str, int]) -> None:
+    """Past MAX_USERS_TRACKED users, forget the one recorded first (lock held)."""
+    if len(per_user) > MAX_USERS_TRACKED:
+        del per_user[next(iter(per_user))]
 
 
-# Use a challenge once (KEYS: its record).
-_USE = """
-if redis.call('HGET', KEYS[1], 'used') ~= '0' then return 0 end
-redis.call('HSET', KEYS[1], 'used', '1')
+# Accept a TOTP step once (KEYS: the hash of each user's last step; ARGV: the user, the
+# step, the cap on users, the TTL).
+_SPEND_STEP = """
+local last = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '-1')
+if tonumber(ARGV[2]) <= last then return 0 end
+if last < 0 and redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[3]) then
+  redis.call('HDEL', KEYS[1], redis.call('HRANDFIELD', KEYS[1]))
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
 return 1
 """
 
-# Accept a TOTP step once (KEYS: the user's last step; ARGV: the step, the key's TTL).
-_SPEND_STEP = """
-local last = tonumber(redis.call('GET', KEYS[1]) or '-1')
-if tonumber(ARGV[1]) <= last then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-return 1
+# Count a wrong code (KEYS: the hash of each user's count; ARGV: the user, the cap, the TTL).
+_ADD_FAILURE = """
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 and redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[2]) then
+  redis.call('HDEL', KEYS[1], redis.call('HRANDFIELD', KEYS[1]))
+end
+local count = redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return count
 """
 
 
 class RedisChallengeStore(ChallengeStore):
-    """``challenge:<token>`` hashes expiring with their challenge, and per user
-    ``mfa:failures:<user>`` and ``mfa:step:<user>``."""
+    """Challenges as expiring records (``challenges`` and ``challenges:expiry``: see
+    stores/expiring.py), and the hashes ``mfa:failures`` and ``mfa:steps`` by user."""
 
     def __init__(self, connection: RedisConnection) -> None:
         self.connection = connection
-        self._use = connection.redis.register_script(_USE)
+        self._challenges = RedisRecords(connection, "challenges", CHALLENGES)
+        self._failures, self._steps = connection.key("mfa:failures"), connection.key("mfa:steps")
+        connection.state_keys += [self._failures, self._steps]
+        self._add_failure = connection.redis.register_script(_ADD_FAILURE)
         self._spend_step = connection.redis.register_script(_SPEND_STEP)
 
-    def _key(self, name: str) -> str:
-        return self.connection.key(name)
-
     @guarded
-    def add(self, token: str, record: ChallengeRecord, *, now: float, lifetime: int) -> None:
-        key = self._key("challenge:" + token)
-        with self.connection.redis.pipeline(transaction=False) as pipe:
-            pipe.hset(key, mapping={
-                "kind": record.kind, "user": record.username, "exp": repr(record.expires_at),
-                "then": ",".join(record.then), "dev": "1" if record.development_code else "0",
-                "used": "1" if record.used else "0",
-            })
-            pipe.expire(key, STATE_TTL)  # a backstop: expiry is judged on the mock clock
-            pipe.execute()
+    def add(self, token: str, record: ChallengeRecord, *, now: float) -> None:
+        text = json.dumps([record.kind, record.username, record.expires_at, record.then, record.development_code])
+        self._challenges.add(token, text, record.expires_at, now)
 
     @guarded
     def get(self, token: str) -> ChallengeRecord | None:
-        raw = self.connection.redis.hgetall(self._key("challenge:" + token))
-        if not raw:
+        entry = self._challenges.get(token)
+        if entry is None:
             return None
-        fields = {str(name): str(value) for name, value in raw.items()}  # str already (decode_responses)
-        return ChallengeRecord(
-            fields["kind"], fields["user"], float(fields["exp"]),
-            tuple(step for step in fields["then"].split(",") if step),
-            fields["dev"] == "1", fields["used"] == "1",
-        )
+        kind, username, expires_at, then, development_code = json.loads(entry[0])
+        return ChallengeRecord(kind, username, expires_at, tuple(then), development_code, entry[1])
 
     @guarded
     def use(self, token: str) -> bool:
-        return bool(self._use(keys=[self._key("challenge:" + token)]))
+        return self._challenges.take(token)[0] == "ok"
 
     @guarded
     def add_failure(self, username: str) -> int:
-        key = self._key("mfa:failures:" + username)
-        with self.connection.redis.pipeline() as pipe:
-            pipe.incr(key)
-            pipe.expire(key, STATE_TTL)
-            count, _ = pipe.execute()
-        return int(count)
+        return int(self._add_failure(keys=[self._failures], args=[username, MAX_USERS_TRACKED, STATE_TTL]))
 
     @guarded
     def clear_failures(self, username: str) -> None:
-        self.connection.redis.delete(self._key("mfa:failures:" + username))
+        self.connection.redis.hdel(self._failures, username)
 
     @guarded
     def spend_step(self, username: str, step: int) -> bool:
-        return bool(self._spend_step(keys=[self._key("mfa:step:" + username)], args=[step, STATE_TTL]))
+        return bool(self._spend_step(keys=[self._steps], args=[username, step, MAX_USERS_TRACKED, STATE_TTL]))
+
+    @guarded
+    def counts(self) -> dict[str, int]:
+        redis = self.connection.redis
+        users = set(redis.hkeys(self._failures)) | set(redis.hkeys(self._steps))
+        return {"challenges": len(self._challenges), "users": len(users)}
 
     @guarded
     def clear(self) -> None:
-        self.connection.unlink_matching("challenge:*", "mfa:*")
+        self._challenges.clear()
+        self.connection.redis.delete(self._failures, self._steps)

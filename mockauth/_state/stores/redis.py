@@ -52,6 +52,14 @@ def guarded(method: _F) -> _F:
             raise StoreUnavailable(
                 f"The mock's shared state store ({connection.url}) is unreachable; retry later."
             ) from None
+        except Exception as error:
+            reason = connection.refusal(error)
+            if reason is None:
+                raise
+            connection.down(reason, "refuses to store")
+            raise StoreUnavailable(
+                f"The mock's shared state store ({connection.url}) refuses to store ({reason}); retry later."
+            ) from None
         if connection.outage:
             connection.up()
         return result
@@ -85,6 +93,15 @@ class RedisConnection:
         self.unreachable: tuple[type[BaseException], ...] = (
             redis.ConnectionError, redis.TimeoutError, redis.exceptions.BusyLoadingError,
         )
+        self.refused: tuple[type[BaseException], ...] = (redis.ResponseError, redis.AuthenticationError)
+        # Redis answers, but will not store: full at its maxmemory, a read-only replica,
+        # unable to persist (MISCONF), busy with a script, no permission. For clients that
+        # is an outage of the store (503), never a bug in mockauth (500).
+        self._refusing: tuple[type[BaseException], ...] = (
+            redis.exceptions.OutOfMemoryError, redis.exceptions.ReadOnlyError,
+            redis.exceptions.MasterDownError, redis.exceptions.NoPermissionError,
+        )
+        self._response_error = redis.ResponseError
         # One retry: a pooled connection that died with a restarted Redis fails once,
         # the retry reconnects. Short timeouts: a lost Redis is a quick 503, not a hang.
         self.redis = redis.Redis.from_url(
@@ -168,11 +185,15 @@ class RedisConnection:
             self.redis.ping()
         except self.unreachable as error:
             raise StoreUnavailable(f"setting 'state': cannot reach {self.url}: {error}") from None
+        except self.refused as error:  # a database it does not have, a password it wants
+            raise ConfigError(f"setting 'state': {self.url} refused: {error}") from None
         self.check_at = time.monotonic() + HEARTBEAT
         try:
             return self._seed_if_empty()
         except self.unreachable as error:
             raise StoreUnavailable(f"setting 'state': lost {self.url} while starting: {error}") from None
+        except self.refused as error:
+            raise ConfigError(f"setting 'state': {self.url} refused: {error}") from None
 
     def _seed_if_empty(self) -> bool:
         """Seed the namespace unless it is seeded: at start, and when Redis came back empty."""
@@ -199,14 +220,22 @@ class RedisConnection:
             self.log(f"state store {self.url}: namespace {self.namespace!r} is empty (Redis restarted?); seeding it")
             self._seed_if_empty()
 
-    def down(self, error: BaseException) -> None:
+    def refusal(self, error: BaseException) -> str | None:
+        """Why Redis refused to store, when `error` says it does (see __init__); else None."""
+        refusing = isinstance(error, self._refusing) or (
+            isinstance(error, self._response_error) and str(error).startswith(("MISCONF", "BUSY"))
+        )
+        # Without the script's hash or the pipeline's command (key names), which tell a client nothing.
+        return str(error).split("caused error: ")[-1].split(". script:")[0].rstrip(".") if refusing else None
+
+    def down(self, error: BaseException | str, what: str = "unreachable") -> None:
         self.check_at = 0.0  # once it answers again, look whether it kept our state
         with self._outage_lock:
             if self.outage:
                 return
             self.outage = True
         self.log(
-            f"state store {self.url} unreachable ({error}); answering 503 temporarily_unavailable until it is back"
+            f"state store {self.url} {what} ({error}); answering 503 temporarily_unavailable until it is back"
         )
 
     def up(self) -> None:

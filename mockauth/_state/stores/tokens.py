@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .expiring import FORGET_AFTER, StoreFull
 from .redis import STATE_TTL, RedisConnection, guarded
 
 # Expiry follows the mock's clock on every store: a refresh token, a revoked access
@@ -16,7 +17,6 @@ from .redis import STATE_TTL, RedisConnection, guarded
 # which runs on while the mock's is frozen) is FORGET_AFTER seconds past its end, so a
 # clock moved back by less than that still finds every revocation in place. Each store
 # looks for what it may forget every PRUNE_EVERY additions.
-FORGET_AFTER = 3600
 PRUNE_EVERY = 1000
 # Bounds whatever the clock does (a frozen clock forgets nothing). Past
 # MAX_REFRESH_TOKENS the earliest-expiring refresh tokens are dropped: a dropped one is
@@ -27,8 +27,11 @@ MAX_REFRESH_TOKENS = 100_000
 MAX_REVOCATIONS = 100_000
 
 
-class RevocationsFull(Exception):
+class RevocationsFull(StoreFull):
     """MAX_REVOCATIONS revocations are live: nothing more can be revoked until some expire."""
+
+    def __init__(self) -> None:
+        super().__init__("revoked tokens", MAX_REVOCATIONS, 60)
 
 
 @dataclass(slots=True)

@@ -25,7 +25,10 @@ def grant(app: App, call: Call, client: Client) -> dict[str, Any]:
     live = tokens.refresh_record(token)
     granted = grants.grant(live.family) if live is not None else None
     if live is not None and granted is None:
-        raise InvalidGrant("This refresh token was issued by /auth/login, not to an OAuth client.")
+        raise InvalidGrant(
+            "This refresh token has no OAuth grant: it was issued by /auth/login, or its grant was "
+            "among the earliest to expire when the mock held as many grants as it may."
+        )
     if granted is not None and granted.client_id != client.client_id:
         raise InvalidGrant("The refresh token was issued to another client.")
     try:
