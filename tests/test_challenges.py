@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import anyio
 import pytest
 from conftest import PASSWORD, USER, assert_error, bearer, login, rfc6238
 from werkzeug.test import Client, TestResponse
@@ -436,6 +437,13 @@ def through(door: str, auth: MockAuth) -> Callable[[str, dict[str, str]], tuple[
     if door == "httpx":
         http = httpx.Client(transport=auth.httpx_transport(), base_url=base)
         return lambda path, form: (lambda r: (r.status_code, r.json()))(http.post(path, data=form))
+    if door == "async_httpx":
+
+        async def post_async(path: str, form: dict[str, str]) -> httpx.Response:
+            async with httpx.AsyncClient(transport=auth.async_httpx_transport(), base_url=base) as http:
+                return await http.post(path, data=form)
+
+        return lambda path, form: (lambda r: (r.status_code, r.json()))(anyio.run(post_async, path, form))
 
     def with_requests(path: str, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
         if door == "requests":
@@ -449,7 +457,7 @@ def through(door: str, auth: MockAuth) -> Callable[[str, dict[str, str]], tuple[
     return with_requests
 
 
-@pytest.mark.parametrize("door", ["test_client", "requests", "httpx", "live"])
+@pytest.mark.parametrize("door", ["test_client", "requests", "httpx", "async_httpx", "live"])
 def test_both_flows_through_every_door(door: str) -> None:
     auth = MockAuth.from_fixtures()
     post = through(door, auth)
