@@ -135,10 +135,19 @@ def run_schemathesis(
             schema = schemathesis.openapi.from_dict(document, config=_config(options, operations, phase, share))
         except Exception as error:  # schemathesis raises its own tree; all mean a spec it cannot use
             raise ContractError(f"schemathesis cannot load it: {error}", "spec") from None
+        # No guessing of security the spec left out: openapi.yaml declares it wherever it is
+        # needed, and the guess resends every 401 of a public operation (a wrong password at
+        # login) with a bearer token, a request the contract does not describe: a quarter
+        # of all requests against the mock, a sixth of the runner's CPU (bench/RESULTS.md).
+        schema.record_runtime_observations = _no_security_guessing  # type: ignore[method-assign]
         run = _run_phase(schema, phase, share, tallies, errors, options.secrets, say)
         runs.append(run)
         say(f"  {phase:<9} {run.summary()}")
     return SchemaRun(_results(options, operations, names, tallies, errors), runs)
+
+
+def _no_security_guessing(**_: Any) -> None:
+    """Stands in for schemathesis' inference of security a spec did not declare."""
 
 
 def _run_phase(
