@@ -206,6 +206,9 @@ def test_known_failures_are_set_apart_and_only_new_or_changed_ones_fail(tmp_path
         ('username = "u"\nurl = "http://127.0.0.1:9"\noperations = ["login", "register"]\n',
          "mockauth-contract.toml (operations): 'register': no such operationId"),
         ('url = [\n', "mockauth-contract.toml: not valid TOML"),
+        ('username = "u"\nurl = "http://127.0.0.1:9"\nclient-secret-env = "NO_SUCH_SECRET_HERE"\n',
+         "mockauth-contract.toml (client-secret-env): $NO_SUCH_SECRET_HERE is not set (or pass --client-secret)"),
+        ('client-id = ["a"]\n', "mockauth-contract.toml: client-id must be a string, not ['a']"),
     ],
 )
 def test_a_bad_settings_file_exits_2_naming_file_and_key(settings: str, message: str, tmp_path: Path) -> None:

@@ -10,8 +10,11 @@ import base64
 import hashlib
 import json
 import secrets
+import shlex
+import subprocess
 import time
 from html import escape
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -24,45 +27,62 @@ from werkzeug.wrappers import Request, Response
 from mockauth import Contract, MockAuth, Server
 from mockauth._contract.catalog import CHALLENGE, OAUTH
 
+README = Path(__file__).resolve().parent.parent / "README.md"
 USER, PASSWORD = "user@example.com", "secretpassword"
 OAUTH_NAMES = [check.name for check in OAUTH.checks]
 CHALLENGE_NAMES = [check.name for check in CHALLENGE.checks]
-MOCK_SECRETS = {
-    "MOCKAUTH_CONTRACT_PASSWORD": PASSWORD, "MOCKAUTH_CONTRACT_CLIENT_SECRET": "demo-secret",
-    "MOCKAUTH_CONTRACT_MFA_PASSWORD": PASSWORD, "MOCKAUTH_CONTRACT_EXPIRED_PASSWORD": PASSWORD,
-    "MOCKAUTH_CONTRACT_TOTP_SECRET": "JBSWY3DPEHPK3PXP", "MOCKAUTH_CONTRACT_NEW_PASSWORD": "correct-horse-battery",
-}
-MOCK_FLAGS = ["--client-id", "demo-client", "--mfa-username", "mfa@example.com",
-              "--expired-username", "expired@example.com"]
 
 
-def test_the_mock_passes_the_oauth_and_challenge_checks_and_says_what_it_changed() -> None:
+def readme_commands(heading: str) -> tuple[dict[str, str], list[list[str]]]:
+    """The bash block of a README section: its exported variables, and its other commands."""
+    section = README.read_text(encoding="utf-8").split(f"### {heading}\n", 1)[1]
+    block = section.split("```bash\n", 1)[1].split("```", 1)[0]
+    variables: dict[str, str] = {}
+    commands = []
+    for line in block.splitlines():
+        words = shlex.split(line)
+        if words[:1] == ["export"]:
+            variables.update(word.split("=", 1) for word in words[1:])  # type: ignore[misc]
+        elif words:
+            commands.append(words)
+    return variables, commands
+
+
+def test_readme_oauth_and_challenge_examples_pass_against_the_mock_and_say_what_they_changed() -> None:
     auth = MockAuth.from_fixtures()
-    operations = "login,refresh,me,logout,token,authorize,authorize_login,mfa,password"
+    oauth_env, [oauth_run] = readme_commands("OAuth checks")
+    challenge_env, [challenge_run, reset] = readme_commands("Challenge checks")
+    assert oauth_run[:3] == challenge_run[:3] == ["mockauth", "contract", "http://127.0.0.1:8765"]
+    assert reset[:3] == ["curl", "-X", "POST"]
     with Server(auth.app) as server:
-        result = mockauth_cli(
-            "contract", server.url, "--username", USER, "--operations", operations, *MOCK_FLAGS,
-            "--max-examples", "3", "--seed", "1", env=MOCK_SECRETS,
-        )
-        again = mockauth_cli("contract", server.url, "--username", USER, "--operations", "login,password",
-                             *MOCK_FLAGS, "--no-schema", env=MOCK_SECRETS)
-    assert result.returncode == 0, result.stdout + result.stderr
+        def pasted(words: list[str], *extra: str, env: dict[str, str]) -> Any:
+            # As pasted, at the test server's port, less some fuzzing (a test run is not a CI run).
+            return mockauth_cli(*[w.replace("http://127.0.0.1:8765", server.url) for w in words[1:]], *extra, env=env)
+
+        oauth = pasted(oauth_run, "--max-examples", "3", "--seed", "1", env=oauth_env)
+        challenges = pasted(challenge_run, "--max-examples", "3", "--seed", "1", env=challenge_env)
+        # Again, for the password flow alone (the codes of this 30 s step are spent).
+        again = pasted(challenge_run, "--no-schema", "--operations", "login,password", env=challenge_env)
+        subprocess.run([w.replace("http://127.0.0.1:8765", server.url) for w in reset], check=True,
+                       capture_output=True, timeout=30)
+        after_reset = pasted(challenge_run, "--no-schema", "--operations", "login,password", env=challenge_env)
+    for result, names in ((oauth, OAUTH_NAMES), (challenges, CHALLENGE_NAMES), (after_reset, CHALLENGE_NAMES[4:])):
+        assert result.returncode == 0, result.stdout + result.stderr
+        rows = table_rows(result.stdout)
+        assert {name: rows[name][0] for name in names} == dict.fromkeys(names, "PASSED"), result.stdout
     assert not auth.app.errors
-    rows = table_rows(result.stdout)
-    assert {name: rows[name][0] for name in (*OAUTH_NAMES, *CHALLENGE_NAMES)} == dict.fromkeys(
-        (*OAUTH_NAMES, *CHALLENGE_NAMES), "PASSED"
-    )
     # What the run left changed on the target is said, and how to undo it on the mock.
-    changes = result.stdout.split("changed on the target by this run:\n", 1)[1].split("\n\n", 1)[0]
+    changes = challenges.stdout.split("changed on the target by this run:\n", 1)[1].split("\n\n", 1)[0]
     assert "expired@example.com: its password is now the new password given" in changes
     assert "POST /_mockauth/reset" in changes and "mfa@example.com: one wrong one-time code sent" in changes
-    # The user no longer expired: a second run says so rather than failing the target.
+    # The user no longer expired: the next run says so rather than failing the target.
     assert again.returncode == 0, again.stdout + again.stderr
     status, reason = table_rows(again.stdout)["password_expired"]
     assert status == "SKIPPED" and "already has the new password (an earlier run changed it)" in reason
-    # The client secret and the users' passwords never appear; the TOTP secret is never sent.
+    assert table_rows(after_reset.stdout)["password_change_gives_tokens"][0] == "PASSED"
+    # The client secret and the users' new password never appear; the TOTP secret is never sent.
     for secret in ("demo-secret", "correct-horse-battery", "JBSWY3DPEHPK3PXP"):
-        assert secret not in result.stdout
+        assert secret not in oauth.stdout + challenges.stdout
 
 
 def test_without_their_operations_the_oauth_and_challenge_checks_are_no_part_of_the_run() -> None:
