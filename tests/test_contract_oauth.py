@@ -330,9 +330,13 @@ class TinyChallenges:
             step = int(time.time() // 30)
             totp = pyotp.TOTP(TOTP_SECRET)
             right = form.get("code") == totp.at(time.time())
-            if (right or self.bug == "mfa_any_code") and (step not in self.used_steps or self.bug == "mfa_replay"):
-                self.used_steps.add(step)
-                return self.signed_in()
+            # Replay protection is for the right code: a wrong one let through spends no step.
+            if (right and (step not in self.used_steps or self.bug == "mfa_replay")) or (
+                not right and self.bug == "mfa_any_code"
+            ):
+                if right:
+                    self.used_steps.add(step)
+                return self.answer({"status": "verified"}) if self.bug == "mfa_no_tokens" else self.signed_in()
             return self.answer({"error": "invalid_mfa_code", "error_description": "Wrong code."}, 401)
         new = form.get("new_password", "")
         if len(new) < 8 and self.bug != "no_policy":
@@ -340,16 +344,18 @@ class TinyChallenges:
         if self.bug != "old_password_kept":
             self.passwords[user] = new
         self.expired.discard(user)
-        return self.signed_in()
+        return self.answer({"status": "changed"}) if self.bug == "change_no_tokens" else self.signed_in()
 
 
 CHALLENGE_BUGS = {
     "mfa_skipped": {"mfa_required"},
     "mfa_any_code": {"mfa_wrong_code_refused"},
     "mfa_replay": {"mfa_code_replay_refused"},
+    "mfa_no_tokens": {"mfa_code_gives_tokens"},
     "expiry_ignored": {"password_expired"},
     "no_policy": {"weak_password_refused"},
     "old_password_kept": {"old_password_refused"},
+    "change_no_tokens": {"password_change_gives_tokens"},
 }
 
 
@@ -367,3 +373,8 @@ def test_a_broken_challenge_flow_fails_the_check_named_for_its_bug(bug: str | No
     assert all(r.status == "passed" or (bug and r.status == "skipped") for r in others), report.render()
     if bug == "no_policy":
         assert "its password is now 'a'" in "\n".join(report.changes)
+
+
+def test_every_oauth_and_challenge_check_has_a_broken_server_that_fails_it() -> None:
+    assert set().union(*OAUTH_BUGS.values()) == set(OAUTH_NAMES)
+    assert set().union(*CHALLENGE_BUGS.values()) == set(CHALLENGE_NAMES)

@@ -104,10 +104,12 @@ def _code_accepted(probe: Probe) -> tuple[str, int, Exchange]:
         if as_login(answer) is not None or answer.status != 401 or attempt:
             break
     if as_login(answer) is None:
-        raise Failed(
+        failure = Failed(
             f"the right one-time code (TOTP at this machine's clock) gave {answer.answer()}, not 200 with an "
             "access_token (is the TOTP secret the user's, and the target's clock within 30 s of this one?)", answer
         )
+        probe.session.memo["mfa code refused"] = failure.reason
+        raise failure
     probe.session.memo["mfa code"] = (code, step)
     return code, step, answer
 
@@ -142,6 +144,9 @@ def check_code_gives_tokens(probe: Probe) -> None:
 def check_replay(probe: Probe) -> None:
     for _ in range(2):  # once more if the step ended between the first use and the replay
         earlier = probe.session.memo.get("mfa code")
+        refused = probe.session.memo.get("mfa code refused")
+        if earlier is None and refused:  # trying again would wait up to 30 s for the next step to learn nothing new
+            raise Skipped(f"needs the right code accepted first (see mfa_code_gives_tokens), but {refused}")
         if earlier is None or int(time.time() // STEP) != earlier[1] or time.time() % STEP > STEP - 2:
             try:
                 earlier = _code_accepted(probe)[:2]
