@@ -90,11 +90,21 @@ def test_without_their_operations_the_oauth_and_challenge_checks_are_no_part_of_
         report = Contract(server.url, username=USER, password=PASSWORD, schema=False).run()
         named = Contract(server.url, username=USER, password=PASSWORD, schema=False,
                          operations=["login", "token"]).run()
+        challenges = Contract(server.url, username=USER, password=PASSWORD, schema=False,
+                              operations=["login", "mfa", "password"]).run(only=CHALLENGE_NAMES)
     assert not {*OAUTH_NAMES, *CHALLENGE_NAMES} & {r.name for r in report.results}
     assert "OAuth checks (they need token, authorize)" in report.not_run()
     # Named, but without a client: skipped, saying which option gives one.
     assert named.result("oauth_password_grant").reason.startswith("needs an OAuth client: pass client_id=ID")
     assert "oauth_code_used_once" not in {r.name for r in named.results}  # needs authorize too
+    # Named, but without the users that have the challenges: skipped, saying which options give them.
+    assert challenges.result("mfa_required").reason == (
+        "needs a user asked for a one-time code: pass mfa_username=USER and mfa_password=..."
+    )
+    assert challenges.result("password_expired").reason == (
+        "needs a user whose password has expired: pass expired_username=USER and expired_password=..."
+    )
+    assert {r.status for r in challenges.results} == {"skipped"}
 
 
 # -- a small OAuth server, correct unless told which one bug to have -----------------------

@@ -42,22 +42,22 @@ def totp(secret: str) -> pyotp.TOTP:
     return _TOTP(secret.replace(" ", "").rstrip("=").upper(), digits=6, interval=STEP)
 
 
-# -- one-time codes ------------------------------------------------------------------
-
-
-def _mfa_user(probe: Probe) -> tuple[str, str]:
+def _user(probe: Probe, kind: str, what: str) -> tuple[str, str]:
+    """The `kind` ('mfa', 'expired') user's name and password, or Skipped naming the options that give them."""
     options = probe.options
-    if not options.mfa_username or not options.mfa_password:
-        raise Skipped(
-            f"needs a user asked for a one-time code: pass {options.needed('mfa_username')} and "
-            f"{options.needed('mfa_password')}"
-        )
-    return options.mfa_username, options.mfa_password
+    username, password = getattr(options, f"{kind}_username"), getattr(options, f"{kind}_password")
+    if not username or not password:
+        needed = options.needed(f"{kind}_username"), options.needed(f"{kind}_password")
+        raise Skipped(f"needs {what}: pass {needed[0]} and {needed[1]}")
+    return username, password
+
+
+# -- one-time codes ------------------------------------------------------------------
 
 
 def _mfa_token(probe: Probe, *, checking: bool = False) -> str:
     """The mfa_token of a correct password for the MFA user (`checking`: fail, not skip, without one)."""
-    username, password = _mfa_user(probe)
+    username, password = _user(probe, "mfa", "a user asked for a one-time code")
     answer = probe.login(username=username, password=password)
     token = answer.field("mfa_token")
     if answer.status == 403 and answer.field("error") == "mfa_required" and isinstance(token, str) and token:
@@ -172,16 +172,6 @@ def check_replay(probe: Probe) -> None:
 # -- expired passwords -----------------------------------------------------------------
 
 
-def _expired_user(probe: Probe) -> tuple[str, str]:
-    options = probe.options
-    if not options.expired_username or not options.expired_password:
-        raise Skipped(
-            f"needs a user whose password has expired: pass {options.needed('expired_username')} and "
-            f"{options.needed('expired_password')}"
-        )
-    return options.expired_username, options.expired_password
-
-
 def _new_password(probe: Probe) -> str:
     if not probe.options.new_password:
         needed = probe.options.needed("new_password")
@@ -191,7 +181,7 @@ def _new_password(probe: Probe) -> str:
 
 def _change_token(probe: Probe, *, checking: bool = False) -> str:
     """The change_token of the expired user's correct password (`checking`: fail, not skip, without one)."""
-    username, password = _expired_user(probe)
+    username, password = _user(probe, "expired", "a user whose password has expired")
     if probe.session.memo.get("password changed") is not None:
         raise Skipped("the password was already changed by this run (see the checks before)")
     answer = probe.login(username=username, password=password)
@@ -253,7 +243,7 @@ def check_change_gives_tokens(probe: Probe) -> None:
 
 
 def check_old_password_refused(probe: Probe) -> None:
-    username, old = _expired_user(probe)
+    username, old = _user(probe, "expired", "a user whose password has expired")
     new = _new_password(probe)
     changed = probe.session.memo.get("password changed")
     if changed is None:
