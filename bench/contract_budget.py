@@ -6,7 +6,7 @@ costs about 100 ms of CPU (argon2, bcrypt, as in production) and against `mockau
     python bench/contract_budget.py --dry-run   # prints, writes nothing
     python bench/contract_budget.py --before /tmp/main  # also main's runner (a source tree:
         # git archive main mockauth openapi.yaml fixtures | tar -x -C /tmp/main) against the
-        # same mock, each round right after this checkout's, for a before/after in one run
+        # same mock in each round, the two alternating which goes first, for a before/after in one run
 
 Run it with the checkout's venv and the test extra (`pip install -e '.[test]'`): the
 deployments are tests/deployments/ (FastAPI on uvicorn, Flask on gunicorn), served on free
@@ -218,7 +218,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1, help="run each target this many times")
     parser.add_argument("--dry-run", action="store_true", help="print the results, write nothing")
     parser.add_argument("--before", type=Path, metavar="CHECKOUT",
-                        help="also time this source tree's runner against the same mock, right after this one's")
+                        help="also time this source tree's runner against the same mock, beside this one's")
     args = parser.parse_args()
     assert {"fastapi_app", "flask_app"} <= set(SERVERS)
     load_before = os.getloadavg()[0]
