@@ -4,23 +4,29 @@ costs about 100 ms of CPU (argon2, bcrypt, as in production) and against `mockau
     python bench/contract_budget.py             # about 4 minutes; rewrites its block of RESULTS.md
     python bench/contract_budget.py --rounds 2  # each run twice, all figures kept
     python bench/contract_budget.py --dry-run   # prints, writes nothing
+    python bench/contract_budget.py --before /tmp/main  # also main's runner (a source tree:
+        # git archive main mockauth openapi.yaml fixtures | tar -x -C /tmp/main) against the
+        # same mock in each round, the two alternating which goes first, for a before/after in one run
 
 Run it with the checkout's venv and the test extra (`pip install -e '.[test]'`): the
 deployments are tests/deployments/ (FastAPI on uvicorn, Flask on gunicorn), served on free
 loopback ports with their production hash cost. Each run is the command a user types
 (README's settings for FastAPI; flags for Flask; a bare URL for the mock), timed from
-spawn to exit. The login's CPU cost is read off the server's own process (utime + stime in
-/proc) over 10 logins.
+spawn to exit, with the CPU the runner spent (its process and children) and the CPU the
+deployment's process spent meanwhile. The login's CPU cost is read off the server's own
+process (utime + stime in /proc) over 10 logins.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import json
 import os
 import platform
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -90,10 +96,21 @@ def login_cpu(url: str, path: str, body: bytes, content_type: str) -> float | No
     return (cpu_seconds(pid) - before) / 10
 
 
-def timed(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, str, int]:
+def timed(command: list[str], env: dict[str, str], cwd: Path, url: str) -> dict[str, object]:
+    """Run `command`: its seconds, exit, summary and phases, its CPU and the server's meanwhile."""
+    pid = server_pid(int(url.rsplit(":", 1)[1]))
+    server_before = cpu_seconds(pid) if pid else None
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, **env}, cwd=cwd, timeout=600)
-    return time.monotonic() - started, result.stdout, result.returncode
+    seconds = time.monotonic() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    runner_cpu = after.ru_utime + after.ru_stime - usage.ru_utime - usage.ru_stime
+    return {
+        "seconds": seconds, "exit": result.returncode, "summary": summary(result.stdout),
+        "phases": phases(result.stdout), "runner_cpu": runner_cpu,
+        "server_cpu": cpu_seconds(pid) - server_before if pid and server_before is not None else None,
+    }
 
 
 def phases(stdout: str) -> str:
@@ -111,28 +128,24 @@ def run_fastapi(workdir: Path) -> dict[str, object]:
     with serve("fastapi_app", hash_cost="real") as url:
         cost = login_cpu(url, "/token", b"username=johndoe&password=secret", "application/x-www-form-urlencoded")
         (workdir / "mockauth-contract.toml").write_text(FASTAPI_SETTINGS.format(url=url), encoding="utf-8")
-        seconds, out, code = timed(
-            [sys.executable, "-m", "mockauth", "contract"], {"FASTAPI_PASSWORD": "secret"}, workdir
-        )
+        run = timed([sys.executable, "-m", "mockauth", "contract"], {"FASTAPI_PASSWORD": "secret"}, workdir, url)
     return {"target": "FastAPI tutorial app, argon2 (uvicorn)", "command": "mockauth contract  (README's "
-            "mockauth-contract.toml)", "login_cpu": cost, "seconds": seconds, "exit": code,
-            "summary": summary(out), "phases": phases(out)}
+            "mockauth-contract.toml)", "login_cpu": cost, **run}
 
 
 def run_flask(workdir: Path) -> dict[str, object]:
     with serve("flask_app", hash_cost="real") as url:
         body = json.dumps({"username": "ada@example.com", "password": "correct horse battery staple"}).encode()
         cost = login_cpu(url, "/api/login", body, "application/json")
-        seconds, out, code = timed(
+        run = timed(
             [sys.executable, "-m", "mockauth", "contract", url, *FLASK_FLAGS],
-            {"MOCKAUTH_CONTRACT_PASSWORD": "correct horse battery staple"}, workdir,
+            {"MOCKAUTH_CONTRACT_PASSWORD": "correct horse battery staple"}, workdir, url,
         )
     return {"target": "Flask + Flask-JWT-Extended, bcrypt (gunicorn)",
-            "command": "mockauth contract URL " + " ".join(FLASK_FLAGS), "login_cpu": cost, "seconds": seconds,
-            "exit": code, "summary": summary(out), "phases": phases(out)}
+            "command": "mockauth contract URL " + " ".join(FLASK_FLAGS), "login_cpu": cost, **run}
 
 
-def run_mock(workdir: Path) -> dict[str, object]:
+def run_mock(workdir: Path, before: Path | None = None, first: bool = True) -> list[dict[str, object]]:
     from conftest import end_process, free_port
 
     port = free_port()
@@ -151,15 +164,23 @@ def run_mock(workdir: Path) -> dict[str, object]:
                 time.sleep(0.05)
         body = urllib.parse.urlencode({"username": "user@example.com", "password": "secretpassword"}).encode()
         cost = login_cpu(url, "/auth/login", body, "application/x-www-form-urlencoded")
-        seconds, out, code = timed(
-            [sys.executable, "-m", "mockauth", "contract", url, "--username", "user@example.com"],
-            {"MOCKAUTH_CONTRACT_PASSWORD": "secretpassword"}, workdir,
-        )
+        command = [sys.executable, "-m", "mockauth", "contract", url, "--username", "user@example.com"]
+        if before:  # untimed: neither runner pays for the server's first answers to each kind of request
+            timed(command, {"MOCKAUTH_CONTRACT_PASSWORD": "secretpassword"}, workdir, url)
+        runs = []
+        checkouts: tuple[Path | None, ...] = (None, before) if first else (before, None)
+        for checkout in checkouts if before else (None,):
+            run = timed(
+                command,
+                {"MOCKAUTH_CONTRACT_PASSWORD": "secretpassword", **({"PYTHONPATH": str(checkout)} if checkout else {})},
+                workdir, url,
+            )
+            target = "mockauth serve (target: at most 10 s)" if checkout is None else f"the same, runner of {checkout}"
+            runs.append({"target": target, "command": "mockauth contract URL --username user@example.com",
+                         "login_cpu": cost, **run})
     finally:
         end_process(server)
-    return {"target": "mockauth serve (target for later: at most 10 s)",
-            "command": "mockauth contract URL --username user@example.com", "login_cpu": cost, "seconds": seconds,
-            "exit": code, "summary": summary(out), "phases": phases(out)}
+    return runs
 
 
 def render(runs: list[dict[str, object]], load: tuple[float, float], command: str) -> str:
@@ -172,16 +193,17 @@ def render(runs: list[dict[str, object]], load: tuple[float, float], command: st
         "",
         f"Command: `{command}`",
         "",
-        "| target | login CPU ms | run s | exit | budget 60 s met | report's summary |",
-        "|---|---:|---:|---:|---|---|",
+        "| target | login CPU ms | run s | runner CPU s | server CPU s | exit | budget 60 s met | report's summary |",
+        "|---|---:|---:|---:|---:|---:|---|---|",
     ]
     for run in runs:
-        cost = run["login_cpu"]
+        cost, server = run["login_cpu"], run["server_cpu"]
         cost_text = f"{float(cost) * 1000:.0f}" if isinstance(cost, float) else "n/a"
+        server_text = f"{float(server):.1f}" if isinstance(server, float) else "n/a"
         seconds = float(run["seconds"])  # type: ignore[arg-type]
         lines.append(
-            f"| {run['target']} | {cost_text} | {seconds:.1f} | {run['exit']} | "
-            f"{'yes' if seconds <= 60 else '**no**'} | {run['summary']} |"
+            f"| {run['target']} | {cost_text} | {seconds:.1f} | {float(run['runner_cpu']):.1f} | {server_text} | "  # type: ignore[arg-type]
+            f"{run['exit']} | {'yes' if seconds <= 60 else '**no**'} | {run['summary']} |"
         )
     lines += ["", "Commands and schemathesis phases (cases and scenarios each ran, and whether its share of the "
               "budget cut it):", ""]
@@ -195,17 +217,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=1, help="run each target this many times")
     parser.add_argument("--dry-run", action="store_true", help="print the results, write nothing")
+    parser.add_argument("--before", type=Path, metavar="CHECKOUT",
+                        help="also time this source tree's runner against the same mock, beside this one's")
     args = parser.parse_args()
-    assert set(SERVERS) == {"fastapi_app", "flask_app"}
+    assert {"fastapi_app", "flask_app"} <= set(SERVERS)
     load_before = os.getloadavg()[0]
     runs = []
-    for _ in range(args.rounds):
-        for run in (run_fastapi, run_flask, run_mock):
+    for round_number in range(args.rounds):
+        # With --before, which runner goes first alternates from round to round.
+        first = round_number % 2 == 0
+        for run in (run_fastapi, run_flask, functools.partial(run_mock, before=args.before, first=first)):
             with tempfile.TemporaryDirectory() as tmp:  # each its own: a settings file there is read
                 result = run(Path(tmp))
-            print(json.dumps(result), flush=True)
-            runs.append(result)
+            for item in result if isinstance(result, list) else [result]:
+                print(json.dumps(item), flush=True)
+                runs.append(item)
     command = "python bench/contract_budget.py" + (f" --rounds {args.rounds}" if args.rounds != 1 else "")
+    command += f" --before {args.before}" if args.before else ""
     block = render(runs, (load_before, os.getloadavg()[0]), command)
     print(block)
     if args.dry_run:

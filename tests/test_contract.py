@@ -452,6 +452,9 @@ def test_an_unreachable_target_exits_2_with_one_line() -> None:
         (["--update-baseline"], "--update-baseline"),
         (["--max-examples-shown", "0"], "--max-examples-shown"),
         (["--config", "/nonexistent/mockauth-contract.toml"], "--config"),
+        (["--totp-secret", "not-base32!"], "--totp-secret"),
+        (["--redirect-uri", "/callback"], "--redirect-uri"),
+        (["--client-id", ""], "--client-id"),
     ],
 )
 def test_a_bad_flag_exits_2_naming_it(args: list[str], flag: str, tmp_path: Path) -> None:

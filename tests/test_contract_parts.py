@@ -3,6 +3,7 @@ masked by field, the report's grouping, the baseline, a token_type in any case."
 
 from __future__ import annotations
 
+import base64
 import shlex
 import subprocess
 from pathlib import Path
@@ -113,3 +114,25 @@ def test_token_type_bearer_in_any_case_passes_both_the_auth_and_the_schema_check
     assert result.returncode == 0, result.stdout + result.stderr
     rows = table_rows(result.stdout)
     assert rows["token_type_bearer"][0] == rows["response_schema_conformance"][0] == "PASSED"
+
+
+def test_every_secret_is_read_from_its_variable_in_curl_lines_and_shown_requests() -> None:
+    secrets = {"s3cret": "MOCKAUTH_CONTRACT_PASSWORD", "cl!ent'secret": "MOCKAUTH_CONTRACT_CLIENT_SECRET",
+               "n3w-password": "MOCKAUTH_CONTRACT_NEW_PASSWORD"}
+    basic = "Basic " + base64.b64encode(b"my-client:cl%21ent%27secret").decode()  # form-encoded (RFC 6749 2.3.1)
+    headers = [("Authorization", basic), ("Content-Type", "application/x-www-form-urlencoded")]
+    body = b"grant_type=password&username=u&password=s3cret&new_password=n3w-password&scope=s3cret"
+    line = curl_line("POST", "http://h/token", headers, body, secrets)
+    environment = {"MOCKAUTH_CONTRACT_PASSWORD": "s3cret", "MOCKAUTH_CONTRACT_CLIENT_SECRET": "cl!ent'secret",
+                   "MOCKAUTH_CONTRACT_NEW_PASSWORD": "n3w-password"}
+    words = subprocess.run(
+        ["bash", "-c", f"set -- {line.removeprefix('curl ')}; printf '%s\\n' \"$@\""],
+        capture_output=True, text=True, check=True, env=environment,
+    ).stdout.splitlines()
+    # The shell expands each variable back to the value sent; only fields that hold a secret read one.
+    assert "my-client:cl!ent'secret" in words and "password=s3cret" in words and "new_password=n3w-password" in words
+    assert "scope=s3cret" in words and "s3cret" not in line.replace("scope=s3cret", "")
+    assert "cl!ent" not in line and "n3w-password" not in line
+    shown = "\n".join(shown_request("POST", "http://h/token", headers, body, secrets))
+    assert "Authorization: Basic base64(my-client:$MOCKAUTH_CONTRACT_CLIENT_SECRET)" in shown
+    assert "password=$MOCKAUTH_CONTRACT_PASSWORD" in shown and "new_password=$MOCKAUTH_CONTRACT_NEW_PASSWORD" in shown

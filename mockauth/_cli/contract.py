@@ -47,6 +47,25 @@ def add_parser(commands: Any) -> None:
     add("--expiry-wait", type=positive_float, metavar="S",
         help="wait out a token's lifetime when it is at most this long (default: 10)")
     add("--no-schema", action="store_true", help="our own checks only, no schemathesis run")
+    oauth = contract.add_argument_group("OAuth checks (with token, and authorize for codes, in --operations)")
+    oauth.add_argument("--client-id", metavar="ID", help="the OAuth client the checks use")
+    oauth.add_argument("--client-secret", metavar="SECRET",
+                       help="its secret, for a confidential client (default: $MOCKAUTH_CONTRACT_CLIENT_SECRET)")
+    oauth.add_argument("--redirect-uri", metavar="URI",
+                       help="a redirect URI registered for the client; never called (default: http://127.0.0.1/callback)")
+    oauth.add_argument("--scope", help="the scope to ask for (default: none sent)")
+    challenge = contract.add_argument_group("challenge checks (with mfa and/or password in --operations)")
+    challenge.add_argument("--mfa-username", metavar="USER",
+                           help="a user asked for a one-time code after its password")
+    challenge.add_argument("--mfa-password", metavar="P",
+                           help="its password (default: $MOCKAUTH_CONTRACT_MFA_PASSWORD)")
+    challenge.add_argument("--totp-secret", metavar="BASE32",
+                           help="its TOTP secret (default: $MOCKAUTH_CONTRACT_TOTP_SECRET)")
+    challenge.add_argument("--expired-username", metavar="USER", help="a user whose password has expired")
+    challenge.add_argument("--expired-password", metavar="P",
+                           help="its expired password (default: $MOCKAUTH_CONTRACT_EXPIRED_PASSWORD)")
+    challenge.add_argument("--new-password", metavar="P", help="the password the checks change it to; it stays "
+                           "(default: $MOCKAUTH_CONTRACT_NEW_PASSWORD)")
     contract.set_defaults(run=run_contract)
 
 
@@ -67,7 +86,9 @@ def _given(args: argparse.Namespace) -> dict[str, Any]:
         "budget": args.budget, "max_examples": args.max_examples, "seed": args.seed, "timeout": args.timeout,
         "expired_token": args.expired_token, "expiry_wait": args.expiry_wait, "junit_xml": args.junit_xml,
         "markdown": args.markdown, "baseline": args.baseline, "max_shown": args.max_examples_shown,
-        "exclude_checks": args.exclude_check or None,
+        "exclude_checks": args.exclude_check or None, "client_id": args.client_id,
+        "redirect_uri": args.redirect_uri, "scope": args.scope, "mfa_username": args.mfa_username,
+        "expired_username": args.expired_username,
         "operations": [op.strip() for op in args.operations.split(",") if op.strip()] if args.operations else None,
         "schema": False if args.no_schema else None,
     }
@@ -75,10 +96,10 @@ def _given(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_contract(args: argparse.Namespace) -> int:
-    from .._contract import CHECK_NAMES, PASSWORD_VARIABLE, URL_VARIABLE, USERNAME_VARIABLE, Contract, ContractError
+    from .._contract import CHECK_NAMES, URL_VARIABLE, USERNAME_VARIABLE, Contract, ContractError
     from .._contract.baseline import Baseline
     from .._contract.config import find
-    from .._contract.results import flag
+    from .._contract.results import SECRET_VARIABLES, flag
 
     try:
         file = find(Path.cwd(), Path(args.config) if args.config else None)
@@ -96,13 +117,17 @@ def run_contract(args: argparse.Namespace) -> int:
 
     url = settings.get("url") or os.environ.get(URL_VARIABLE)
     username = settings.get("username") or os.environ.get(USERNAME_VARIABLE)
-    password = args.password or _password(file, settings.get("password_env"), PASSWORD_VARIABLE)
+    secrets: dict[str, Any] = {
+        keyword: getattr(args, keyword) or _secret(file, keyword, settings.get(f"{keyword}_env"), variable)
+        for keyword, variable in SECRET_VARIABLES.items()
+    }
+    password = secrets.pop("password")
     if not url:
         raise UsageError(f"the URL is required (an argument, url in the settings file, or ${URL_VARIABLE})")
     if not username:
         raise UsageError(f"--username is required (or username in the settings file, or ${USERNAME_VARIABLE})")
     if not password:
-        raise UsageError(f"--password is required (or set ${PASSWORD_VARIABLE})")
+        raise UsageError(f"--password is required (or set ${SECRET_VARIABLES['password']})")
     for name in settings.get("exclude_checks", ()):
         if name not in CHECK_NAMES:
             raise UsageError(f"{origin('exclude_checks')} {name}: unknown check (known: {', '.join(CHECK_NAMES)})")
@@ -116,12 +141,14 @@ def run_contract(args: argparse.Namespace) -> int:
     if file is not None:
         print(f"settings from {file.path}", flush=True)
     keywords = ("spec", "operations", "content_type", "max_examples", "seed", "timeout", "exclude_checks",
-                "expired_token", "expiry_wait", "schema", "budget")
+                "expired_token", "expiry_wait", "schema", "budget", "client_id", "redirect_uri", "scope",
+                "mfa_username", "expired_username")
     try:
         contract = Contract(
             url, username=username, password=password, paths=paths, headers=headers, option_style="flag",
             baseline=None if args.update_baseline else settings.get("baseline"),
             **{keyword: settings[keyword] for keyword in keywords if keyword in settings},
+            **{keyword: value for keyword, value in secrets.items() if value},
         )
         report = contract.run(progress=lambda line: print(line, flush=True))
     except ContractError as error:
@@ -143,12 +170,13 @@ def run_contract(args: argparse.Namespace) -> int:
     return report.exit_code
 
 
-def _password(file: Any, variable: str | None, default_variable: str) -> str | None:
-    """The password from the variable the settings file names, else the default variable."""
+def _secret(file: Any, keyword: str, variable: str | None, default_variable: str) -> str | None:
+    """A secret from the variable the settings file names, else from its default variable."""
     if variable and os.environ.get(variable):
         return os.environ[variable]
     if os.environ.get(default_variable):
         return os.environ[default_variable]
     if variable:
-        raise UsageError(f"{file.where('password_env')}: ${variable} is not set (or pass --password)")
+        flag_name = "--" + keyword.replace("_", "-")
+        raise UsageError(f"{file.where(keyword + '_env')}: ${variable} is not set (or pass {flag_name})")
     return None

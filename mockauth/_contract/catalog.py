@@ -8,10 +8,12 @@ the baseline and ``contract_test`` follow from it.
 
 from __future__ import annotations
 
+from .challenge import CHALLENGE
 from .checks import AUTH
+from .oauth import OAUTH
 from .probe import Check, CheckTable
 
-TABLES: tuple[CheckTable, ...] = (AUTH,)
+TABLES: tuple[CheckTable, ...] = (AUTH, OAUTH, CHALLENGE)
 
 SCHEMA_CHECKS: dict[str, str] = {
     "not_a_server_error": "no request, however odd, gets a 5xx",

@@ -8,7 +8,6 @@ passed. The bearer-token refusals are in ``refusals.py``.
 
 from __future__ import annotations
 
-import secrets
 import time
 from typing import Any
 
@@ -37,6 +36,7 @@ def _has_token(exchange: Exchange) -> bool:
 def check_login_succeeds(probe: Probe) -> None:
     exchange = probe.login()
     if _has_token(exchange):
+        probe.keep(exchange)  # the run's shared login, when no check has made one yet
         return
     if exchange.status == 200:
         raise Failed("the login answer has no access_token string", exchange)
@@ -87,8 +87,10 @@ def check_no_store(probe: Probe) -> None:
             login.exchange,
         )
     if login.refresh_token is not None and probe.offers("refresh"):
-        refreshed = probe.refresh(login.refresh_token)
-        if refreshed.status == 200 and not _no_store(refreshed):
+        # A login of its own to spend: the shared one's refresh token stays unused.
+        own = probe.fresh_token()
+        refreshed = probe.refresh(own.refresh_token) if own.refresh_token else None
+        if refreshed is not None and refreshed.status == 200 and not _no_store(refreshed):
             raise Failed("the refresh answer lacks 'Cache-Control: no-store', so caches may keep the token", refreshed)
 
 
@@ -130,10 +132,6 @@ def check_token_lifetime(probe: Probe) -> None:
         raise Failed("the access token is issued already expired (exp is in the past)", login.exchange)
 
 
-def _unknown_user() -> str:
-    return f"mockauth-contract-no-such-user-{secrets.token_hex(4)}@example.invalid"
-
-
 def _refused_login(exchange: Exchange, what: str) -> None:
     if exchange.status is None:
         raise Failed(f"{what}: {exchange.answer()}", exchange)
@@ -145,8 +143,8 @@ def _refused_login(exchange: Exchange, what: str) -> None:
 
 def check_wrong_password(probe: Probe) -> None:
     probe.token()  # the right password works, so a refusal below says something
-    _refused_login(probe.login(password=probe.wrong_password()), "a wrong password")
-    _refused_login(probe.login(username=_unknown_user()), "an unknown user")
+    _refused_login(probe.wrong_password_answer(), "a wrong password")
+    _refused_login(probe.unknown_user_answer(), "an unknown user")
 
 
 def _aspect(exchange: Exchange, label: str) -> Any:
@@ -155,8 +153,8 @@ def _aspect(exchange: Exchange, label: str) -> Any:
 
 def check_no_user_enumeration(probe: Probe) -> None:
     probe.token()
-    wrong = probe.login(password=probe.wrong_password())
-    unknown = probe.login(username=_unknown_user())
+    wrong = probe.wrong_password_answer()
+    unknown = probe.unknown_user_answer()
     for exchange in (wrong, unknown):
         if exchange.status is None or not 400 <= exchange.status < 500:
             raise Skipped(
@@ -184,7 +182,7 @@ def check_me_accepts_token(probe: Probe) -> None:
 
 
 def _rotate(probe: Probe) -> tuple[Login, Exchange]:
-    login = probe.token()
+    login = probe.fresh_token()
     if login.refresh_token is None:
         raise Skipped("the login answer has no refresh_token (it is optional in openapi.yaml)")
     return login, probe.refresh(login.refresh_token)
@@ -227,7 +225,7 @@ def check_refresh_reuse(probe: Probe) -> None:
 
 
 def check_logout_revokes(probe: Probe) -> None:
-    login = probe.working_token() if probe.offers("me") else probe.token()
+    login = probe.working_token(fresh=True) if probe.offers("me") else probe.fresh_token()
     out = probe.logout(login.access_token)
     if out.status is None or not 200 <= out.status < 300:
         raise Failed(f"logout with a valid token gave {out.answer()}, not 204", out)
@@ -248,7 +246,7 @@ def check_logout_revokes(probe: Probe) -> None:
 def check_error_body(probe: Probe) -> None:
     probe.token()
     answers = [
-        probe.login(password=probe.wrong_password()),
+        probe.wrong_password_answer(),
         probe.send("login", fields=[("username", probe.options.username)]),
     ]
     if probe.offers("me"):
@@ -310,9 +308,9 @@ AUTH = CheckTable("auth", "auth checks", (
     Check("refresh_rotates", "refresh gives a working access token and a new refresh_token", check_refresh_rotates,
           needs=("login", "refresh"), uses=("me",)),
     Check("refresh_reuse_refused", "a refresh_token used once is refused the second time", check_refresh_reuse,
-          needs=("login", "refresh")),
+          needs=("login", "refresh"), alone=True),
     Check("logout_revokes", "after logout the access token (and its refresh_token) is refused", check_logout_revokes,
-          needs=("login", "logout"), uses=("me", "refresh")),
+          needs=("login", "logout"), uses=("me", "refresh"), alone=True),
     Check("error_body_shape", "error answers are JSON with error and error_description", check_error_body,
           uses=("me", "refresh")),
     Check("non_ascii_username", "a non-ASCII username gets a 4xx, not a 5xx", check_non_ascii_username),

@@ -1,9 +1,10 @@
 """A contract run's settings from a file, so CI and people run the same contract:
 ``mockauth-contract.toml`` (keys at the top), or ``[tool.mockauth.contract]`` in
 ``pyproject.toml``, in the directory the command runs in (the first wins), or the file
-named by ``--config``. Keys are the flags' names; the password is never in the file, only
-the name of the environment variable that holds it (``password-env``). Paths in the file
-are relative to it. Flags override the file.
+named by ``--config``. Keys are the flags' names; a secret (the password, the client
+secret, the challenge users' passwords, the TOTP secret) is never in the file, only the
+name of the environment variable that holds it (``password-env``, ``client-secret-env``,
+...). Paths in the file are relative to it. Flags override the file.
 """
 
 from __future__ import annotations
@@ -55,6 +56,16 @@ KEYS: dict[str, tuple[str, Callable[[Any], bool], str, bool]] = {
     "expiry-wait": ("expiry_wait", lambda v: is_number(v) and v > 0, "a positive number of seconds", False),
     "headers": ("headers", _table, "a table of header = value", False),
     "schema": ("schema", lambda v: isinstance(v, bool), "true or false", False),
+    "client-id": ("client_id", _text, "a string", False),
+    "client-secret-env": ("client_secret_env", _text, "the name of an environment variable", False),
+    "redirect-uri": ("redirect_uri", _text, "a URL", False),
+    "scope": ("scope", _text, "a string", False),
+    "mfa-username": ("mfa_username", _text, "a string", False),
+    "mfa-password-env": ("mfa_password_env", _text, "the name of an environment variable", False),
+    "totp-secret-env": ("totp_secret_env", _text, "the name of an environment variable", False),
+    "expired-username": ("expired_username", _text, "a string", False),
+    "expired-password-env": ("expired_password_env", _text, "the name of an environment variable", False),
+    "new-password-env": ("new_password_env", _text, "the name of an environment variable", False),
     "junit-xml": ("junit_xml", _text, "a path", True),
     "markdown": ("markdown", _text, "a path", True),
     "baseline": ("baseline", _text, "a path", True),

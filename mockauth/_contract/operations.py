@@ -33,6 +33,7 @@ class Endpoint:
     path: str  # on the deployment, below the base URL
     spec_path: str
     bearer: bool  # the spec says it needs a bearer token
+    redirects: bool = False  # the spec lists a 3xx answer (a login page's), so one proves nothing missing
 
     @property
     def label(self) -> str:
@@ -48,9 +49,16 @@ class Operations:
     offered: Mapping[str, Endpoint]
     not_offered: tuple[Endpoint, ...]
     content_type: str = "both"
+    default: frozenset[str] = frozenset()  # what a run holds the deployment to unless told
 
     def __contains__(self, operation: object) -> bool:
         return operation in self.offered
+
+    def left_out(self, needs: Iterable[str]) -> list[str]:
+        """Those of `needs` that the run neither offers nor holds by default: a check that
+        needs one is no part of the run (one that needs a default operation not offered
+        is skipped instead, saying so)."""
+        return [name for name in needs if name not in self.offered and name not in self.default]
 
     def path(self, operation: str) -> str:
         return self.offered[operation].path
@@ -121,8 +129,9 @@ def resolve(
         raise ContractError(f"{content_type!r}: must be one of {', '.join(BODIES)}", "content_type")
     candidates = {op.operation_id: op for op in spec.operations if not op.mock_only}
     mock_only = {op.operation_id for op in spec.operations if op.mock_only}
+    default = [name for name, op in candidates.items() if DEFAULT_TAG in op.tags] or list(candidates)
     if operations is None:
-        chosen = [name for name, op in candidates.items() if DEFAULT_TAG in op.tags] or list(candidates)
+        chosen = default
     else:
         chosen = list(dict.fromkeys(operations))
         if not chosen:
@@ -142,11 +151,16 @@ def resolve(
         _check_path(name, path, candidates[name].path)
     document = spec.document
     default_security = document.get("security")
+    schemes = document.get("components", {}).get("securitySchemes", {})
+    bearer_schemes = {n for n, s in schemes.items() if isinstance(s, dict) and str(s.get("scheme")).lower() == "bearer"}
     endpoints = {}
     for name, op in candidates.items():
         definition = document["paths"][op.path][op.method.lower()]
-        bearer = bool(definition.get("security", default_security))
-        endpoints[name] = Endpoint(name, op.method, paths.get(name, op.path), op.path, bearer)
+        # Every way the spec allows to call it takes a bearer token (none is optional, {}).
+        security = definition.get("security", default_security) or []
+        bearer = bool(security) and all(set(choice) & bearer_schemes for choice in security)
+        redirects = any(str(code).startswith("3") for code in definition.get("responses", {}))
+        endpoints[name] = Endpoint(name, op.method, paths.get(name, op.path), op.path, bearer, redirects)
     seen: dict[tuple[str, str], str] = {}
     for name in chosen:
         key = (endpoints[name].method, endpoints[name].path)
@@ -155,7 +169,7 @@ def resolve(
         seen[key] = name
     offered = {name: endpoints[name] for name in candidates if name in chosen}
     not_offered = tuple(endpoints[name] for name in candidates if name not in chosen)
-    return Operations(spec, offered, not_offered, content_type)
+    return Operations(spec, offered, not_offered, content_type, frozenset(default))
 
 
 def _check_path(name: str, path: str, spec_path: str) -> None:

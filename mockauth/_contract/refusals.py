@@ -51,9 +51,7 @@ def check_expired_token(probe: Probe) -> None:
         given = options.option("expired_token", "TOKEN")
         probe.refused(probe.me(options.expired_token), f"the expired token given ({given})")
         return
-    login = probe.working_token()
-    issued = time.monotonic()
-    expires_in = login.body.get("expires_in")
+    expires_in = probe.working_token().body.get("expires_in")
     to_test = f"pass {options.option('expired_token', 'TOKEN')} (one the target signed that has expired) to test it"
     if not is_number(expires_in):
         raise Skipped(f"the login answer has no expires_in, so there is no telling when a token expires; {to_test}")
@@ -62,6 +60,8 @@ def check_expired_token(probe: Probe) -> None:
             f"tokens live {expires_in:g} s, longer than the {options.expiry_wait:g} s this run waits "
             f"({options.option('expiry_wait')}); {to_test}"
         )
+    login = probe.working_token(fresh=True)  # its own: the wait starts at its issue
+    issued = time.monotonic()
     # Our own clock, from the login answer: the target's clock may be off from ours.
     time.sleep(max(0.0, issued + expires_in + 1.5 - time.monotonic()))
     probe.refused(probe.me(login.access_token), f"a token past its lifetime ({expires_in:g} s, waited out)")

@@ -16,6 +16,7 @@ from .results import (
     KNOWN,
     PASSED,
     PASSWORD_VARIABLE,
+    SECRET_VARIABLES,
     SKIPPED,
     CheckResult,
     Finding,
@@ -38,6 +39,8 @@ class ContractReport:
     phases: list[PhaseRun] = field(default_factory=list)
     duration: float = 0.0
     baseline: Baseline | None = None
+    changes: list[str] = field(default_factory=list)  # what the run changed on the target, for its owner
+    left_out: list[str] = field(default_factory=list)  # kinds of checks whose operations were not selected
 
     @property
     def failed(self) -> list[CheckResult]:
@@ -110,6 +113,10 @@ class ContractReport:
             rows = [r for r in self.results if r.kind == kind]
             if not rows:
                 continue
+            reasons = {r.reason for r in rows}
+            if len(rows) > 1 and len(reasons) == 1 and all(r.status == SKIPPED for r in rows):
+                lines.append(f"{title}: all {len(rows)} SKIPPED: {reasons.pop()}")
+                continue
             lines.append(f"{title}:")
             for row in rows:
                 text = row.description if row.status == PASSED else row.reason
@@ -148,6 +155,11 @@ class ContractReport:
             lines += [f"  {entry}" for entry in unseen]
         return "\n".join(lines)
 
+    def changes_section(self) -> str:
+        if not self.changes:
+            return ""
+        return "\n".join(["changed on the target by this run:", *(f"  {change}" for change in self.changes)])
+
     def verdict(self) -> str:
         if self.failed:
             return "does NOT conform"
@@ -167,10 +179,13 @@ class ContractReport:
         """What the run left out as a whole, so a pass is read for what it covers."""
         parts = []
         if self.options is not None and not self.options.schema:
-            parts.append(f"the schema checks ({self.options.option('schema')})")
+            parts.append(f"the schema checks ({self.options.option('schema', 'False')})")
         if self.operations is not None and self.operations.not_offered:
             names = ", ".join(e.operation for e in self.operations.not_offered)
             parts.append(f"operations not offered ({names})")
+        if self.left_out:
+            option = self.options.option("operations") if self.options else "operations"
+            parts.append(f"{'; '.join(self.left_out)}: not among the operations ({option})")
         return "; ".join(parts)
 
     def render(self, max_shown: int | None = None) -> str:
@@ -178,8 +193,14 @@ class ContractReport:
         if self.failed:
             parts.append(self.details(max_shown))
         parts.append(self.known_section())
-        if any(f"${PASSWORD_VARIABLE}" in line for r in self.failed for line in r.evidence):
+        parts.append(self.changes_section())
+        shown = "\n".join(line for r in self.failed for line in r.evidence)
+        used = sorted(v for v in set(SECRET_VARIABLES.values()) if f"${v}" in shown)
+        if used == [PASSWORD_VARIABLE]:
             parts.append(f"(curl lines read the password from ${PASSWORD_VARIABLE}: export it first)")
+        elif used:
+            named = ", ".join("$" + variable for variable in used)
+            parts.append(f"(curl lines read {named}: export {'it' if len(used) == 1 else 'them'} first)")
         parts.append(self.summary())
         return "\n\n".join(part for part in parts if part)
 
@@ -231,6 +252,9 @@ class ContractReport:
             lines += ["<details><summary>Skipped checks, and why</summary>", ""]
             lines += [f"- `{r.name}`: {_cell(r.reason)}" for r in skipped]
             lines += ["", "</details>", ""]
+        if self.changes:
+            lines += ["### Changed on the target by this run", ""]
+            lines += [*(f"- {_cell(change)}" for change in self.changes), ""]
         if self.phases:
             lines += ["Schema phases: " + "; ".join(f"{p.name} {p.summary()}" for p in self.phases), ""]
         return "\n".join(lines)

@@ -14,6 +14,19 @@ KNOWN = "known"  # failed, as recorded in the baseline: reported apart, never fa
 PASSWORD_VARIABLE = "MOCKAUTH_CONTRACT_PASSWORD"
 USERNAME_VARIABLE = "MOCKAUTH_CONTRACT_USERNAME"
 URL_VARIABLE = "MOCKAUTH_CONTRACT_URL"
+# Every secret a run may be given -> the environment variable that holds it: read from
+# there by the CLI (kept out of ps), and named instead of the value in every curl line.
+SECRET_VARIABLES = {
+    "password": PASSWORD_VARIABLE,
+    "client_secret": "MOCKAUTH_CONTRACT_CLIENT_SECRET",
+    "mfa_password": "MOCKAUTH_CONTRACT_MFA_PASSWORD",
+    "totp_secret": "MOCKAUTH_CONTRACT_TOTP_SECRET",
+    "expired_password": "MOCKAUTH_CONTRACT_EXPIRED_PASSWORD",
+    "new_password": "MOCKAUTH_CONTRACT_NEW_PASSWORD",
+}
+# Where the OAuth checks say the code goes: never called (the code is read off the
+# redirect), and on loopback, which RFC 8252 7.3 lets a server accept at any port.
+DEFAULT_REDIRECT_URI = "http://127.0.0.1/callback"
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_EXPIRY_WAIT = 10.0
 # A default run's whole time: it must fit a CI step against a deployment whose login costs
@@ -33,6 +46,9 @@ Progress = Callable[[str], None]
 
 # Keyword of Contract(...) -> its flag, where the flag is not simply the keyword with dashes.
 FLAGS = {"exclude_checks": "--exclude-check", "paths": "--path", "headers": "--header", "schema": "--no-schema"}
+# A check that needs an option the run was not given names it like this: 'pass --client-id ID'.
+VALUES = {"client_id": "ID", "redirect_uri": "URI", "scope": "SCOPE", "totp_secret": "BASE32",
+          "mfa_username": "USER", "expired_username": "USER", "new_password": "PASSWORD"}
 
 
 def flag(keyword: str) -> str:
@@ -69,6 +85,18 @@ class RunOptions:
     expiry_wait: float = DEFAULT_EXPIRY_WAIT
     schema: bool = True
     budget: float = DEFAULT_BUDGET
+    # The OAuth checks' client (no secret: a public client) and where its codes go.
+    client_id: str | None = None
+    client_secret: str | None = None
+    redirect_uri: str = DEFAULT_REDIRECT_URI
+    scope: str | None = None
+    # The challenge checks' users: one asked for a one-time code, one whose password expired.
+    mfa_username: str | None = None
+    mfa_password: str | None = None
+    totp_secret: str | None = None
+    expired_username: str | None = None
+    expired_password: str | None = None
+    new_password: str | None = None
     # How reasons name an option: "keyword" (expired_token=) for Python, "flag" for the CLI.
     style: str = "keyword"
 
@@ -80,6 +108,22 @@ class RunOptions:
             operation, _, path = value.partition("=")
             return f"paths={{{operation!r}: {path!r}}}"
         return f"{keyword}={value}"
+
+    def needed(self, keyword: str) -> str:
+        """How a skip reason asks for a missing option: '--client-id ID' or 'client_id=ID'."""
+        if keyword in SECRET_VARIABLES and self.style == "flag":
+            return f"${SECRET_VARIABLES[keyword]} (or {flag(keyword)})"
+        return self.option(keyword, VALUES.get(keyword, "..."))
+
+    @property
+    def secrets(self) -> dict[str, str]:
+        """Each secret given -> the variable curl lines read it from (the first one named wins)."""
+        given: dict[str, str] = {}
+        for keyword, variable in SECRET_VARIABLES.items():
+            value = getattr(self, keyword)
+            if value:
+                given.setdefault(value, variable)
+        return given
 
     @property
     def login_body(self) -> str:

@@ -7,9 +7,14 @@ schemathesis phases, one report.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import importlib
 import importlib.util
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -18,11 +23,12 @@ from .budget import Budget
 from .catalog import CHECK_NAMES, SCHEMA, SCHEMA_CHECKS, own_checks
 from .client import Client
 from .operations import Operations, resolve
-from .probe import Check, CheckTable, Failed, Probe, Skipped
+from .probe import Check, CheckTable, Failed, Probe, Session, Skipped
 from .report import ContractReport
 from .results import (
     DEFAULT_BUDGET,
     DEFAULT_EXPIRY_WAIT,
+    DEFAULT_REDIRECT_URI,
     DEFAULT_TIMEOUT,
     FAILED,
     PASSED,
@@ -38,6 +44,8 @@ from .tokens import expired_token_problem
 # What a bare request (no body, no token) to an operation that is not there gets.
 _ABSENT = (404, 405, 501)
 _REDIRECTS = (301, 302, 303, 307, 308)
+# Our own checks that run side by side: they wait on the target, not on our CPU.
+SIDE_BY_SIDE = 4
 
 
 class Contract:
@@ -69,6 +77,16 @@ class Contract:
         schema: bool = True,
         budget: float = DEFAULT_BUDGET,
         baseline: str | Path | None = None,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        redirect_uri: str = DEFAULT_REDIRECT_URI,
+        scope: str | None = None,
+        mfa_username: str | None = None,
+        mfa_password: str | None = None,
+        totp_secret: str | None = None,
+        expired_username: str | None = None,
+        expired_password: str | None = None,
+        new_password: str | None = None,
         option_style: str = "keyword",
     ) -> None:
         parts = urlsplit(url)
@@ -78,9 +96,16 @@ class Contract:
             parts.port  # noqa: B018 - a bad port raises only when read
         except ValueError:
             raise ContractError(f"{url!r}: the port is not a number from 0 to 65535", "url") from None
-        for name, value in (("username", username), ("password", password)):
-            if not value:
+        given = {
+            "username": username, "password": password, "client_id": client_id, "client_secret": client_secret,
+            "scope": scope, "mfa_username": mfa_username, "mfa_password": mfa_password, "totp_secret": totp_secret,
+            "expired_username": expired_username, "expired_password": expired_password,
+            "new_password": new_password,
+        }
+        for name, value in given.items():
+            if value is not None and not value:
                 raise ContractError("must not be empty", name)
+        _check_extras(redirect_uri, totp_secret)
         if max_examples is not None and max_examples < 1:
             raise ContractError(f"must be at least 1, not {max_examples}", "max_examples")
         for name, number in (("timeout", timeout), ("budget", budget), ("expiry_wait", expiry_wait)):
@@ -105,11 +130,13 @@ class Contract:
         self.operations: Operations = resolve(spec_path, operations, paths, content_type)
         self.options = RunOptions(
             url.rstrip("/"), username, password, spec_path, content_type, max_examples, seed, dict(headers or {}),
-            timeout, excluded, expired_token, expiry_wait, schema, budget, option_style,
+            timeout, excluded, expired_token, expiry_wait, schema, budget, client_id, client_secret, redirect_uri,
+            scope, mfa_username, mfa_password, totp_secret, expired_username, expired_password, new_password,
+            option_style,
         )
         self.baseline = Baseline.read(Path(baseline)) if baseline is not None else None
         self.url = self.options.url
-        self.password = password
+        self.secrets = self.options.secrets
 
     # -- running -------------------------------------------------------------------------
 
@@ -132,16 +159,23 @@ class Contract:
         self.ensure_reachable()
         client = Client(self.options.url, self.options.headers, self.options.timeout)
         report = ContractReport(self.url, self.operations, self.options)
-        checks = [(table, check) for table, check in own_checks() if chosen is None or check.name in chosen]
+        named = [(table, check) for table, check in own_checks() if chosen is None or check.name in chosen]
+        checks = [(table, check) for table, check in named if not self.operations.left_out(check.needs)]
+        report.left_out = _left_out([item for item in named if item not in checks], self.operations)
         schema_names = [n for n in SCHEMA_CHECKS if chosen is None or SCHEMA in chosen or n in chosen]
+        if schema_names and self.options.schema:
+            # schemathesis loads (most of a second of CPU) while our checks wait on the target.
+            importer = threading.Thread(target=importlib.import_module, args=(f"{__package__}.schema",), daemon=True)
+            importer.start()
         involved = {op for _, check in checks for op in (*check.needs, *check.uses)}
         absent = self.find_absent(client, report, set(self.operations.offered) if schema_names else involved, say)
         if checks:
             say(f"checks against {self.url}:")
-        for table, check in checks:
-            result = self.run_check(table, check, client, absent)
+        session = Session()
+        for result in self.run_checks(checks, client, absent, session):
             report.results.append(result)
             say(f"  {result.status:<7} {result.name}" + (f" ({result.reason})" if result.reason else ""))
+        report.changes = session.changes
         if schema_names:
             report.results.extend(self.run_schema(schema_names, client, absent, budget, report, say))
         report.duration = time.monotonic() - budget.started
@@ -163,7 +197,7 @@ class Contract:
             elsewhere = "PATH"
             if answer.status in _ABSENT:
                 absent[name] = f"answered {answer.status} to a bare request"
-            elif answer.status in _REDIRECTS:
+            elif answer.status in _REDIRECTS and not endpoint.redirects:
                 location = answer.header("Location") or ""
                 absent[name] = f"answered {answer.status}, redirecting to {location or 'elsewhere'}"
                 moved = urlsplit(location).path
@@ -175,13 +209,33 @@ class Contract:
                 f"{endpoint.label} {absent[name]}: not offered? pass {option('operations')} without {name}, "
                 f"or {option('paths', f'{name}={elsewhere}')} if it lives elsewhere"
             )
-            finding = Finding(f"{endpoint.label} {answer.status}", reason, 1, (answer.describe(self.password),))
+            finding = Finding(f"{endpoint.label} {answer.status}", reason, 1, (answer.describe(self.secrets),))
             where = f"{name} is at {endpoint.label}"
             report.results.append(CheckResult(f"{name}_offered", "operations", where, FAILED, reason, (finding,)))
             say(f"  operation {name}: {endpoint.label} {absent[name]}")
         return absent
 
-    def run_check(self, table: CheckTable, check: Check, client: Client, absent: Mapping[str, str]) -> CheckResult:
+    def run_checks(
+        self, checks: Sequence[tuple[CheckTable, Check]], client: Client, absent: Mapping[str, str], session: Session
+    ) -> Iterable[CheckResult]:
+        """Each check's result, in table order. Those that touch only their own tokens run
+        side by side; a check that may end other sessions (``alone``) and the steps of a
+        flow (``in_order`` tables) run one at a time, once the others are done."""
+        with ThreadPoolExecutor(SIDE_BY_SIDE, thread_name_prefix="mockauth-contract") as pool:
+            running: dict[int, Future[CheckResult]] = {
+                index: pool.submit(self.run_check, table, check, client, absent, session)
+                for index, (table, check) in enumerate(checks) if not (table.in_order or check.alone)
+            }
+            for index, (table, check) in enumerate(checks):
+                if index in running:
+                    yield running[index].result()
+                else:
+                    wait(running.values())
+                    yield self.run_check(table, check, client, absent, session)
+
+    def run_check(
+        self, table: CheckTable, check: Check, client: Client, absent: Mapping[str, str], session: Session
+    ) -> CheckResult:
         def row(status: str, reason: str = "", *findings: Finding) -> CheckResult:
             return CheckResult(check.name, table.kind, check.description, status, reason, findings)
 
@@ -194,9 +248,9 @@ class Contract:
                 return row(SKIPPED, f"needs {operation}, which is not there (see {operation}_offered)")
         usable = {op for op in check.uses if op in self.operations and op not in absent}
         try:
-            check.run(Probe(self.options, self.operations, frozenset(check.needs) | usable, client))
+            check.run(Probe(self.options, self.operations, frozenset(check.needs) | usable, client, session))
         except Failed as failure:
-            evidence = tuple(exchange.describe(self.password) for exchange in failure.exchanges)
+            evidence = tuple(exchange.describe(self.secrets) for exchange in failure.exchanges)
             return row(FAILED, failure.reason, Finding(failure.reason, failure.reason, 1, evidence))
         except Skipped as skip:
             return row(SKIPPED, skip.reason)
@@ -216,7 +270,9 @@ class Contract:
         operations = self.operations
         if absent:
             offered = {name: e for name, e in operations.offered.items() if name not in absent}
-            operations = Operations(operations.spec, offered, operations.not_offered, operations.content_type)
+            operations = Operations(
+                operations.spec, offered, operations.not_offered, operations.content_type, operations.default
+            )
         if not operations.offered:
             return skipped("no operation offered is there (see the *_offered findings)")
         bearer = [name for name, endpoint in operations.offered.items() if endpoint.bearer]
@@ -245,6 +301,27 @@ class Contract:
         if answer.status == 200 and isinstance(token, str) and token:
             return None
         return f"logging in as {probe.body_kind(answer)} gave {answer.answer()} (see login_succeeds)"
+
+
+def _left_out(named: Sequence[tuple[CheckTable, Check]], operations: Operations) -> list[str]:
+    """Kinds of checks left out of the run for the operations they need, and which: 'the oauth checks (token)'."""
+    needed: dict[str, list[str]] = {}
+    for table, check in named:
+        needed.setdefault(table.title, [])
+        needed[table.title] += [op for op in operations.left_out(check.needs) if op not in needed[table.title]]
+    return [f"{title} (they need {', '.join(ops)})" for title, ops in needed.items()]
+
+
+def _check_extras(redirect_uri: str, totp_secret: str | None) -> None:
+    parts = urlsplit(redirect_uri)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.fragment:
+        raise ContractError(f"{redirect_uri!r}: must be an absolute http:// or https:// URL without a fragment",
+                            "redirect_uri")
+    if totp_secret is not None:
+        try:
+            base64.b32decode(totp_secret.replace(" ", "").upper() + "=" * (-len(totp_secret.replace(" ", "")) % 8))
+        except (binascii.Error, ValueError):
+            raise ContractError("not a base32 TOTP secret (the letters A-Z and digits 2-7)", "totp_secret") from None
 
 
 def _schemathesis_missing() -> bool:

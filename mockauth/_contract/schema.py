@@ -20,7 +20,7 @@ from schemathesis.engine import Status, events, from_schema
 
 from .budget import Budget
 from .catalog import SCHEMA_CHECKS
-from .client import curl_line, shown_answer, shown_request
+from .client import Secrets, curl_line, shown_answer, shown_request
 from .operations import Operations
 from .results import (
     CONTENT_TYPES,
@@ -77,17 +77,23 @@ def _config(options: RunOptions, operations: Operations, phase: str, share: floa
         # is masked by field by us (client.curl_line) rather than by schemathesis.
         "output": {"sanitization": {"enabled": False}},
     }
-    schemes = _bearer_schemes(operations)
+    auth: dict[str, Any] = {}
+    schemes = _schemes(operations, "bearer")
     if "login" in operations and schemes:
         login = {
             "path": operations.path("login"),
             "method": operations.offered["login"].method.lower(),
-            "payload": {"username": options.username, "password": options.password},
+            "payload": {"username": _literal(options.username), "password": _literal(options.password)},
             "payload_content_type": CONTENT_TYPES[options.login_body],
             "extract_selector": "/access_token",
             "retry_on": [401],
         }
-        settings["auth"] = {"dynamic": {"openapi": {name: login for name in schemes}}}
+        auth["dynamic"] = {"openapi": {name: login for name in schemes}}
+    if options.client_id and options.client_secret:  # the token endpoint's client_secret_basic
+        client = {"username": _literal(options.client_id), "password": _literal(options.client_secret)}
+        auth["openapi"] = {name: client for name in _schemes(operations, "basic")}
+    if auth:
+        settings["auth"] = auth
     config = SchemathesisConfig.from_dict(settings)
     config.update(seed=options.seed, max_failures=None, max_time=_seconds(share))
     project = config.projects.override
@@ -100,12 +106,18 @@ def _config(options: RunOptions, operations: Operations, phase: str, share: floa
     return config
 
 
-def _bearer_schemes(operations: Operations) -> list[str]:
+def _schemes(operations: Operations, kind: str) -> list[str]:
+    """The spec's HTTP security schemes of this kind ('bearer', 'basic')."""
     schemes = operations.spec.document.get("components", {}).get("securitySchemes", {})
     return [
         name for name, scheme in schemes.items()
-        if isinstance(scheme, dict) and scheme.get("type") == "http" and str(scheme.get("scheme")).lower() == "bearer"
+        if isinstance(scheme, dict) and scheme.get("type") == "http" and str(scheme.get("scheme")).lower() == kind
     ]
+
+
+def _literal(value: str) -> str:
+    """`value` as schemathesis' settings take it literally: it reads '${NAME}' as a variable."""
+    return value.replace("${", "$${")
 
 
 def run_schemathesis(
@@ -123,14 +135,24 @@ def run_schemathesis(
             schema = schemathesis.openapi.from_dict(document, config=_config(options, operations, phase, share))
         except Exception as error:  # schemathesis raises its own tree; all mean a spec it cannot use
             raise ContractError(f"schemathesis cannot load it: {error}", "spec") from None
-        run = _run_phase(schema, phase, share, tallies, errors, options.password, say)
+        # No guessing of security the spec left out: openapi.yaml declares it wherever it is
+        # needed, and the guess resends every 401 of a public operation (a wrong password at
+        # login) with a bearer token, a request the contract does not describe: a quarter
+        # of all requests against the mock, a sixth of the runner's CPU (bench/RESULTS.md).
+        schema.record_runtime_observations = _no_security_guessing  # type: ignore[method-assign]
+        run = _run_phase(schema, phase, share, tallies, errors, options.secrets, say)
         runs.append(run)
         say(f"  {phase:<9} {run.summary()}")
     return SchemaRun(_results(options, operations, names, tallies, errors), runs)
 
 
+def _no_security_guessing(**_: Any) -> None:
+    """Stands in for schemathesis' inference of security a spec did not declare."""
+
+
 def _run_phase(
-    schema: Any, phase: str, share: float, tallies: dict[str, _Tally], errors: list[str], secret: str, say: Progress
+    schema: Any, phase: str, share: float, tallies: dict[str, _Tally], errors: list[str], secrets: Secrets,
+    say: Progress,
 ) -> PhaseRun:
     """One phase, within `share` seconds: schemathesis' own time limit splits it among the
     operations and ends each one's cases gracefully. Given a time limit, schemathesis
@@ -146,7 +168,7 @@ def _run_phase(
         elif isinstance(event, events.ScenarioFinished) and event.is_test_scenario:
             run.scenarios += 1
             run.cases += len(event.recorder.interactions)
-            _tally(event.recorder, tallies, secret)
+            _tally(event.recorder, tallies, secrets)
             # A line now and then, so a slow target shows where the run is.
             if run.scenarios % 20 == 0 or phase != "stateful":
                 say(f"    {phase:<9} {event.recorder.label:<38} {run.cases} cases so far")
@@ -224,7 +246,7 @@ def _inapplicable(operations: Operations) -> dict[str, str]:
     return reasons
 
 
-def _tally(recorder: Any, tallies: dict[str, _Tally], secret: str) -> None:
+def _tally(recorder: Any, tallies: dict[str, _Tally], secrets: Secrets) -> None:
     for case_id, checks in recorder.checks.items():
         for check in checks:
             tally = tallies.get(check.name)
@@ -243,7 +265,7 @@ def _tally(recorder: Any, tallies: dict[str, _Tally], secret: str) -> None:
                 elif len(tally.groups) >= MAX_GROUPS:
                     tally.uncounted += 1
                 else:
-                    tally.groups[key] = _Group(summary, 1, _sample(recorder, case_id, check.failure_info, secret))
+                    tally.groups[key] = _Group(summary, 1, _sample(recorder, case_id, check.failure_info, secrets))
 
 
 def _without_schema(message: str) -> list[str]:
@@ -260,14 +282,14 @@ def _without_schema(message: str) -> list[str]:
     return lines
 
 
-def _sample(recorder: Any, case_id: str, info: Any, secret: str) -> tuple[str, ...]:
+def _sample(recorder: Any, case_id: str, info: Any, secrets: Secrets) -> tuple[str, ...]:
     """What failed, what was sent and came back, and a curl line per request it takes."""
     lines = [f"      {line}".rstrip() for line in _without_schema(info.failure.message)]
     interaction = recorder.interactions.get(case_id)
     if interaction is not None:
         request = interaction.request
         headers = [(key, value) for key, values in request.headers.items() for value in values]
-        lines += shown_request(request.method, request.uri, headers, request.body or b"", secret)
+        lines += shown_request(request.method, request.uri, headers, request.body or b"", secrets)
         if interaction.response is not None:
             response = interaction.response
             lines += shown_answer(
@@ -281,5 +303,5 @@ def _sample(recorder: Any, case_id: str, info: Any, secret: str) -> tuple[str, .
             continue
         request = step.request
         headers = [(key, value) for key, values in request.headers.items() for value in values]
-        lines.append("  curl:     " + curl_line(request.method, request.uri, headers, request.body or b"", secret))
+        lines.append("  curl:     " + curl_line(request.method, request.uri, headers, request.body or b"", secrets))
     return ("\n".join(lines),)

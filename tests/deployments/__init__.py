@@ -2,7 +2,9 @@
 free loopback port, for holding the contract runner to code mockauth did not write:
 
 * ``fastapi_app``: FastAPI's tutorial pattern, served by uvicorn (the usual gaps);
-* ``flask_app``: Flask + Flask-JWT-Extended, served by gunicorn (compliant).
+* ``flask_app``: Flask + Flask-JWT-Extended, served by gunicorn (compliant);
+* ``authlib_app``: an OAuth 2.0 authorization server on Authlib's Flask integration, served
+  by gunicorn (one departure from RFC 6749, in Authlib itself).
 """
 
 from __future__ import annotations
@@ -25,6 +27,11 @@ SERVERS = {
     "flask_app": [
         "-m", "gunicorn", "--chdir", str(HERE), "--workers", "1", "--threads", "4",
         "--log-level", "warning", "--bind", "127.0.0.1:{port}", "flask_app:app",
+    ],
+    # One worker process: its codes, tokens and sessions live in memory.
+    "authlib_app": [
+        "-m", "gunicorn", "--chdir", str(HERE), "--workers", "1", "--threads", "4",
+        "--log-level", "warning", "--bind", "127.0.0.1:{port}", "authlib_app:app",
     ],
 }
 
