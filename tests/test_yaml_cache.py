@@ -125,3 +125,16 @@ def test_the_default_folder_follows_xdg(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setenv("XDG_CACHE_HOME", "relative/ignored")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert cache_dir() == tmp_path / "home" / ".cache" / "mockauth"
+
+
+def test_a_full_cache_drops_the_least_recently_used(cache: Path) -> None:
+    parse = Parser()
+    load_yaml("first: 1\n", parse)
+    for number in range(MAX_ENTRIES - 1):
+        load_yaml(f"n: {number}\n", parse)
+    load_yaml("first: 1\n", parse)  # read back: now the most recently used
+    load_yaml("one: more\n", parse)
+    load_yaml("first: 1\n", parse)
+    assert parse.calls == MAX_ENTRIES + 1  # "first" was parsed once: never dropped
+    load_yaml("n: 0\n", parse)
+    assert parse.calls == MAX_ENTRIES + 2  # the oldest entry was
