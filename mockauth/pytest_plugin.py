@@ -48,7 +48,7 @@ from ._errors import MockAuthError
 # imports nothing of the mock (the app, PyJWT, cryptography, Werkzeug, YAML) until a test
 # asks for a fixture, carries the marker or the run gives an option: each of those imports
 # what it needs where it needs it. Loading them here cost a run that never uses mockauth
-# 0.3 s (bench/plugin_cost.py); tests/test_pytest_plugin.py holds the plugin to this.
+# 0.3 s (`bench/run.py` measures it); tests/test_pytest_plugin.py holds the plugin to this.
 if TYPE_CHECKING:
     import httpx
 
