@@ -80,10 +80,12 @@ def _keep(entry: Path, document: Any) -> None:
     # Written aside and renamed: another process reads the whole file or none of it.
     spare = entry.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
     try:
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        spare.write_text(kept, encoding="utf-8")
+        # Fixture files hold passwords: the folder is the user's alone, like the files.
+        entry.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with os.fdopen(os.open(spare, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as out:
+            out.write(kept)
         os.replace(spare, entry)
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a lone surrogate ("\ud800") UTF-8 cannot hold
         with contextlib.suppress(OSError):
             spare.unlink(missing_ok=True)  # a full disk leaves no half-written file behind
         return

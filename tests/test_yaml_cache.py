@@ -44,6 +44,8 @@ def test_a_document_is_parsed_once_and_read_back_equal(cache: Path) -> None:
     assert load_yaml(text, parse) == load_yaml(text, parse) == yaml.safe_load(text)
     assert parse.calls == 1
     assert len(list(cache.glob("*.json"))) == 1
+    assert cache.stat().st_mode & 0o777 == 0o700  # fixture files hold passwords
+    assert {entry.stat().st_mode & 0o777 for entry in cache.iterdir()} == {0o600}
 
 
 def test_a_changed_fixture_file_is_read_fresh(cache: Path, tmp_path: Path) -> None:
@@ -92,13 +94,13 @@ def test_a_damaged_entry_is_parsed_again_and_replaced(cache: Path) -> None:
 
 def test_documents_json_would_change_are_never_cached(cache: Path) -> None:
     parse = Parser()
-    for text in ("when: 2024-01-02\n", "1: one\n", "n: .nan\n", "s: !!set {a}\n"):
+    for text in ("when: 2024-01-02\n", "1: one\n", "n: .nan\n", "s: !!set {a}\n", 'u: "\\ud800"\n'):
         first, second = load_yaml(text, parse), load_yaml(text, parse)
         assert first == second or text.startswith("n:")
     assert load_yaml("when: 2024-01-02\n", parse) == {"when": datetime.date(2024, 1, 2)}
     assert load_yaml("1: one\n", parse) == {1: "one"}
-    assert parse.calls == 10
-    assert not cache.exists() or not list(cache.glob("*.json"))
+    assert parse.calls == 12
+    assert not cache.exists() or not list(cache.iterdir())
 
 
 def test_bad_yaml_fails_every_time(cache: Path, tmp_path: Path) -> None:
