@@ -1,7 +1,8 @@
-"""Serving benchmark: mockauth, the trivial baselines and the peers, one server at a time.
+"""Every speed target in one run: mockauth, the trivial baselines and the peers, one server
+at a time, and what the pytest plugin costs a run that does not use it.
 
-    python bench/run.py                 # everything, writes bench/RESULTS.md
-    python bench/run.py --quick         # 3 s loads, 3 starts: a smoke run, nothing written
+    python bench/run.py                 # everything (about 12 minutes), writes bench/RESULTS.md
+    python bench/run.py --quick         # 3 s loads, 5 starts, 1 round: about 2 minutes, nothing written
 
 What it installs, into --workdir (default /tmp/mockauth-bench): a venv with mockauth (this
 checkout, editable), gunicorn and granian; oauth2-mock-server, @stoplight/prism-cli and
@@ -11,7 +12,9 @@ is missing. Everything listens on 127.0.0.1 and every load is bounded by --durat
 For each server: logins/s and p50/p99 latency from ``wrk -t2 -c16 -d10s`` (POST login,
 bench/login.lua) after a short warm-up; start-up to first 200 on that login (median of
 --starts starts); RSS of the server's process tree after the load. Ratios are taken
-against the trivial app on the same server, measured in the same run. See bench/README.md.
+against the trivial app on the same server, measured in the same run. The plugin's cost:
+a one-test pytest run in a bare venv (pytest and mockauth, no extras), with the plugin and
+with ``-p no:mockauth``, alternated, median of --plugin-runs each. See bench/README.md.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +45,11 @@ FORM = "application/x-www-form-urlencoded"
 NPM_PACKAGES = ("oauth2-mock-server@9", "@stoplight/prism-cli@5", "wiremock@3")
 PY_PACKAGES = ("granian>=2", "gunicorn>=23", "py-spy", "pytest")  # pytest: fixture_overhead.py
 START_TIMEOUT = 60.0
+# Everything here runs as users run it, with bytecode cached: with PYTHONDONTWRITEBYTECODE
+# set (as on some CI machines), every module changed since its last .pyc, and every module
+# pytest rewrites (a plugin's), is compiled again at every start, which made the plugin
+# look 8 % dearer and `serve` start slower than they are.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 LOAD_BEFORE = os.getloadavg()
 BEGIN, END = "<!-- bench/run.py: begin -->", "<!-- bench/run.py: end -->"
 
@@ -57,7 +65,19 @@ class Target:
     note: str = ""
     warmup: float = 3.0
     cwd: Path = BENCH
+    env: dict[str, str] = field(default_factory=dict)
+    load: bool = True  # False: only its start-up is measured
     result: dict[str, float] = field(default_factory=dict)
+    rounds: list[float] = field(default_factory=list)  # logins/s of each round
+
+
+def paired_ratio(a: Target | None, b: Target | None) -> float | None:
+    """Median over the rounds of a's logins/s over b's in the same round: a burst of load
+    from elsewhere lands on both of a pair measured minutes apart far less often than on
+    one of two best-of figures."""
+    if a is None or b is None or not a.rounds or len(a.rounds) != len(b.rounds):
+        return None
+    return statistics.median(x / y for x, y in zip(a.rounds, b.rounds, strict=True))
 
 
 def free_port() -> int:
@@ -84,6 +104,7 @@ def running(target: Target, port: int, log: Path) -> Iterator[subprocess.Popen[b
         process = subprocess.Popen(
             command,
             cwd=target.cwd,
+            env={**os.environ, **target.env},
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -96,8 +117,9 @@ def running(target: Target, port: int, log: Path) -> Iterator[subprocess.Popen[b
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGINT to the server's own process group, then SIGKILL after 10 s."""
-    for sig, wait in ((signal.SIGINT, 10.0), (signal.SIGKILL, 5.0)):
+    """SIGTERM to the server's own process group, then SIGKILL after 2 s (a server stopped
+    while its workers still boot, gunicorn's and granian's, can sit out a 10 s grace)."""
+    for sig, wait in ((signal.SIGTERM, 2.0), (signal.SIGKILL, 5.0)):
         if process.poll() is not None:
             break
         with contextlib.suppress(ProcessLookupError):
@@ -124,12 +146,19 @@ def wait_ready(process: subprocess.Popen[bytes], port: int, target: Target) -> f
     raise RuntimeError(f"{target.name}: no 200 within {START_TIMEOUT} s")
 
 
-def measure_start(target: Target, log: Path) -> float:
+def measure_start(target: Target, log: Path) -> tuple[float, float]:
+    """Wall seconds from spawn to the first 200 on the login, and the CPU seconds the
+    server's first process spent by then (user + sys, from its rusage once killed): the
+    CPU figure moves far less with what else the shared machine runs."""
     port = free_port()
     spawned = time.perf_counter()
     with running(target, port, log) as process:
         wait_ready(process, port, target)
-        return time.perf_counter() - spawned
+        wall = time.perf_counter() - spawned
+        os.killpg(process.pid, signal.SIGKILL)
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        return wall, usage.ru_utime + usage.ru_stime
 
 
 def tree_rss_kb(pid: int) -> int:
@@ -323,11 +352,11 @@ def targets(tools: dict[str, str]) -> list[Target]:
             module,
         ]
 
-    def on_granian(module: str, workers: int) -> list[str]:
+    def on_granian(module: str, workers: int, interface: str = "wsgi") -> list[str]:
         return [
             granian,
             "--interface",
-            "wsgi",
+            interface,
             "--workers",
             str(workers),
             "--no-ws",
@@ -378,16 +407,12 @@ def targets(tools: dict[str, str]) -> list[Target]:
             note="gunicorn gthread, 2 workers x 4 threads",
         ),
         Target(
-            "trivial app, granian 1 worker",
-            on_granian("trivial_app:app", 1),
-            server="granian1",
-            baseline=True,
-        ),
-        Target(
-            "mockauth app, granian 1 worker",
-            on_granian("mockauth_app:app", 1),
-            server="granian1",
-            note="not offered: no way to disconnect under granian",
+            "mockauth serve, YAML cache off",
+            [mockauth, "serve", "--port", "{port}"],
+            server="werkzeug",
+            env={"MOCKAUTH_CACHE_DIR": "off"},
+            load=False,
+            note="start-up only: the spec and fixtures parsed by PyYAML at every start",
         ),
         Target(
             "trivial app, granian 2 workers",
@@ -399,7 +424,28 @@ def targets(tools: dict[str, str]) -> list[Target]:
             "mockauth app, granian 2 workers",
             on_granian("mockauth_app:app", 2),
             server="granian2",
-            note="not offered: no way to disconnect under granian",
+            note="not offered: no way to disconnect under granian WSGI",
+        ),
+        Target(
+            "trivial app, granian RSGI 2 workers, inline adapter",
+            on_granian("rsgi_adapter:app", 2, "rsgi"),
+            server="rsgi2",
+            baseline=True,
+            env={"BENCH_APP": "trivial", "BENCH_ADAPT": "inline"},
+        ),
+        Target(
+            "mockauth app, granian RSGI 2 workers, inline adapter",
+            on_granian("rsgi_adapter:app", 2, "rsgi"),
+            server="rsgi2",
+            env={"BENCH_APP": "mockauth", "BENCH_ADAPT": "inline"},
+            note="could drop a connection (/proc/self/fd); `slow` would stall the worker",
+        ),
+        Target(
+            "mockauth app, granian RSGI 2 workers, thread hop",
+            on_granian("rsgi_adapter:app", 2, "rsgi"),
+            server="rsgi2",
+            env={"BENCH_APP": "mockauth", "BENCH_ADAPT": "thread"},
+            note="could drop a connection; `slow` in its thread, as gunicorn does",
         ),
     ]
     if "npm_bin" in tools:
@@ -492,20 +538,55 @@ print(json.dumps(best))
     return {k: float(v) for k, v in json.loads(out.stdout).items()}
 
 
+# -- the pytest plugin's cost -----------------------------------------------------------
+
+
+def plugin_cost(workdir: Path, runs: int) -> dict[str, float]:
+    """Wall and CPU seconds (medians) of a one-test pytest run in a bare venv, with the
+    plugin autoloaded and with ``-p no:mockauth``, the two alternated run by run."""
+    venv = workdir / "bare"
+    python = venv / "bin" / "python"
+    if not python.exists():
+        run_quiet([sys.executable, "-m", "venv", str(venv)])
+    run_quiet([str(python), "-m", "pip", "install", "-q", "-e", str(REPO), "pytest"])
+    suite = workdir / "plugin-suite"
+    suite.mkdir(exist_ok=True)
+    (suite / "test_plain.py").write_text("def test_plain():\n    assert 1 + 1 == 2\n")
+    base = [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_plain.py"]
+    runs_of: dict[str, list[tuple[float, float]]] = {"plugin": [], "no_plugin": []}
+    for _ in range(runs):
+        for name, extra in (("plugin", []), ("no_plugin", ["-p", "no:mockauth"])):
+            started = time.perf_counter()
+            process = subprocess.Popen([*base, *extra], cwd=suite, stdout=subprocess.DEVNULL)
+            _, status, usage = os.wait4(process.pid, 0)
+            process.returncode = os.waitstatus_to_exitcode(status)
+            if process.returncode != 0:
+                raise RuntimeError(f"pytest {' '.join(extra)} exited with {process.returncode}")
+            wall = time.perf_counter() - started
+            runs_of[name].append((wall, usage.ru_utime + usage.ru_stime))
+    result = {}
+    for name, pairs in runs_of.items():
+        result[f"{name}_wall"] = statistics.median(w for w, _ in pairs)
+        result[f"{name}_cpu"] = statistics.median(c for _, c in pairs)
+    result["runs"] = runs
+    return result
+
+
 # -- the report ------------------------------------------------------------------------
 
 
 def report(
     found: list[Target],
     inproc: dict[str, float],
+    plugin: dict[str, float],
     info: dict[str, str],
     command: str,
     seconds: float,
     starts: int,
     rounds: int,
 ) -> str:
-    base = {t.server: t.result for t in found if t.baseline}
-    by_name = {t.name: t.result for t in found}
+    base = {t.server: t for t in found if t.baseline}
+    by_name = {t.name: t for t in found}
     lines = [
         BEGIN,
         f"Run {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC on {machine()}; "
@@ -518,11 +599,13 @@ def report(
         "",
         f"Load: `wrk -t2 -c16 -d{round(seconds)}s --latency -s bench/login.lua` on POST login, "
         f"best of {rounds} round(s), after a warm-up; start: median of {starts} starts, spawn to "
-        "first 200 on the login; RSS: the server's whole process tree after the load. "
-        "Ratio: logins/s over the trivial app on the same server in this run.",
+        "first 200 on the login, starts cycled over all servers (CPU: the server's first "
+        "process, user + sys, by then); RSS: the server's whole process "
+        "tree after the load. logins/s: the best round. Ratio: the median over the rounds of "
+        "logins/s over the trivial app's on the same server in the same round.",
         "",
         "| server | logins/s | p50 ms | p99 ms | ratio to trivial, same server "
-        "| start ms | RSS MB | errors | note |",
+        "| start ms, wall / CPU | RSS MB | errors | note |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for t in found:
@@ -531,9 +614,13 @@ def report(
             lines.append(f"| {t.name} | — | — | — | — | — | — | — | failed: {t.note} |")
             continue
         ratio = "—"
-        if t.server in base and not t.baseline and base[t.server].get("rps"):
-            ratio = f"{r['rps'] / base[t.server]['rps']:.2f}x"
-        start = f"{r['start_ms']:.0f}" if "start_ms" in r else "—"
+        start = f"{r['start_ms']:.0f} / {r['start_cpu_ms']:.0f}" if "start_ms" in r else "—"
+        if "rps" not in r:
+            lines.append(f"| {t.name} | — | — | — | — | {start} | — | — | {t.note} |")
+            continue
+        paired = paired_ratio(t, base.get(t.server)) if not t.baseline else None
+        if paired is not None:
+            ratio = f"{paired:.2f}x"
         errors = int(r["non2xx"] + r["socket_errors"])
         lines.append(
             f"| {t.name} | {r['rps']:,.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {ratio} | {start} "
@@ -545,66 +632,88 @@ def report(
         f"mockauth {inproc['mockauth']:.0f} us, trivial WSGI app {inproc['trivial']:.0f} us, "
         f"ratio {inproc['mockauth'] / inproc['trivial']:.2f}x.",
         "",
+        f"pytest plugin, a one-test run in a bare venv (pytest and mockauth only), median of "
+        f"{plugin['runs']:.0f} runs each, alternated: with the plugin {plugin['plugin_wall'] * 1000:.0f} ms "
+        f"wall, {plugin['plugin_cpu'] * 1000:.0f} ms CPU; with `-p no:mockauth` "
+        f"{plugin['no_plugin_wall'] * 1000:.0f} ms wall, {plugin['no_plugin_cpu'] * 1000:.0f} ms CPU.",
+        "",
     ]
-    lines += targets_table(by_name, inproc)
+    lines += targets_table(by_name, inproc, plugin)
     lines.append(END)
     return "\n".join(lines) + "\n"
 
 
-def targets_table(r: dict[str, dict[str, float]], inproc: dict[str, float]) -> list[str]:
-    def rps(name: str) -> float | None:
-        return r.get(name, {}).get("rps")
+def targets_table(
+    by_name: dict[str, Target], inproc: dict[str, float], plugin: dict[str, float]
+) -> list[str]:
+    r = {name: t.result for name, t in by_name.items()}
 
-    def start(name: str) -> float | None:
-        return r.get(name, {}).get("start_ms")
+    def rps(a: str, b: str) -> float | None:
+        return paired_ratio(by_name.get(a), by_name.get(b))
 
-    rows: list[tuple[str, float | None, float, str]] = []  # (target, value, bound, ">=" or "<=")
+    def start(name: str, figure: str = "start_ms") -> float | None:
+        return r.get(name, {}).get(figure)
 
     def ratio(a: float | None, b: float | None) -> float | None:
         return a / b if a and b else None
 
     serve, one, two = "mockauth serve", "mockauth serve --workers 1", "mockauth serve --workers 2"
+    trivial = "trivial app, Werkzeug threaded"
     o2 = "oauth2-mock-server (Node), password grant"
-    rows += [
+    # (target, measured, bound, ">=" or "<="): the numbered ones are the current targets.
+    rows: list[tuple[str, float | None, float, str]] = [
         (
-            "`serve` / trivial app, Werkzeug",
-            ratio(rps(serve), rps("trivial app, Werkzeug threaded")),
-            0.85,
+            "1. pytest run, plugin / `-p no:mockauth`, wall",
+            plugin["plugin_wall"] / plugin["no_plugin_wall"],
+            1.05,
+            "<=",
+        ),
+        (
+            "1. pytest run, plugin / `-p no:mockauth`, CPU",
+            plugin["plugin_cpu"] / plugin["no_plugin_cpu"],
+            1.05,
+            "<=",
+        ),
+        ("2. `serve` start / trivial app start", ratio(start(serve), start(trivial)), 1.3, "<="),
+        (
+            "2. `serve` start / trivial app start, CPU",
+            ratio(start(serve, "start_cpu_ms"), start(trivial, "start_cpu_ms")),
+            1.3,
+            "<=",
+        ),
+        (
+            "2. (`serve`, YAML cache off) start / trivial app start, CPU",
+            ratio(
+                start("mockauth serve, YAML cache off", "start_cpu_ms"),
+                start(trivial, "start_cpu_ms"),
+            ),
+            1.3,
+            "<=",
+        ),
+        ("3. `serve` / trivial app, Werkzeug", rps(serve, trivial), 0.9, ">="),
+        (
+            "4. `--workers 2` / trivial app, gunicorn 2 x 4",
+            rps(two, "trivial app, gunicorn 2 x 4 threads"),
+            0.9,
+            ">=",
+        ),
+        (
+            "4. `--workers 2` / WireMock (journal on)",
+            rps(two, "WireMock (JVM), static stub"),
+            1.0,
             ">=",
         ),
         (
             "`--workers 1` / trivial app, gunicorn 1 x 4",
-            ratio(rps(one), rps("trivial app, gunicorn 1 x 4 threads")),
-            0.85,
+            rps(one, "trivial app, gunicorn 1 x 4 threads"),
+            0.9,
             ">=",
         ),
-        (
-            "`--workers 2` / trivial app, gunicorn 2 x 4",
-            ratio(rps(two), rps("trivial app, gunicorn 2 x 4 threads")),
-            0.85,
-            ">=",
-        ),
-        ("`serve` / oauth2-mock-server", ratio(rps(serve), rps(o2)), 1.0, ">="),
-        ("`--workers 1` / oauth2-mock-server", ratio(rps(one), rps(o2)), 4.0, ">="),
-        ("`--workers 2` / oauth2-mock-server", ratio(rps(two), rps(o2)), 6.0, ">="),
-        ("`--workers 2` / Prism", ratio(rps(two), rps("Prism (Node), canned example")), 2.5, ">="),
-        (
-            "`--workers 2` / WireMock (journal on)",
-            ratio(rps(two), rps("WireMock (JVM), static stub")),
-            0.4,
-            ">=",
-        ),
-        (
-            "`serve` start / trivial app start",
-            ratio(start(serve), start("trivial app, Werkzeug threaded")),
-            1.5,
-            "<=",
-        ),
+        ("`serve` / oauth2-mock-server", rps(serve, o2), 1.0, ">="),
+        ("`--workers 2` / Prism", rps(two, "Prism (Node), canned example"), 2.5, ">="),
         ("`serve` RSS after load, MB", r.get(serve, {}).get("rss_mb"), 60.0, "<="),
         ("in-process login / trivial app", inproc["mockauth"] / inproc["trivial"], 1.5, "<="),
     ]
-    peers = [n for n in r if n.startswith(("oauth2", "Prism", "WireMock")) and start(n)]
-    fastest_peer = min((start(n) for n in peers), default=None)  # type: ignore[type-var]
     out = ["| target | measured | bound | met |", "|---|---:|---:|---|"]
     for name, value, bound, op in rows:
         if value is None:
@@ -612,12 +721,11 @@ def targets_table(r: dict[str, dict[str, float]], inproc: dict[str, float]) -> l
             continue
         met = value >= bound if op == ">=" else value <= bound
         out.append(f"| {name} | {value:.2f} | {op} {bound} | {'yes' if met else '**no**'} |")
-    if fastest_peer and start(serve):
-        met = start(serve) < fastest_peer  # type: ignore[operator]
-        out.append(
-            f"| `serve` start / fastest peer's start | {start(serve) / fastest_peer:.2f} | < 1 | "  # type: ignore[operator]
-            f"{'yes' if met else '**no**'} |"
-        )
+    out.append(
+        "| 5. contract runner against `mockauth serve` | see "
+        "[Contract runner](#contract-runner-a-default-run-against-real-deployments) "
+        "| <= 10 s | — |"
+    )
     return [*out, ""]
 
 
@@ -641,22 +749,34 @@ def main() -> int:
     parser.add_argument(
         "--duration", type=float, default=10.0, help="seconds of each measured load"
     )
-    parser.add_argument("--starts", type=int, default=5, help="starts per server, median taken")
-    parser.add_argument("--rounds", type=int, default=2, help="loads per server, best taken")
+    parser.add_argument("--starts", type=int, default=9, help="starts per server, median taken")
+    parser.add_argument("--rounds", type=int, default=3, help="loads per server, paired ratios, median taken")
     parser.add_argument(
         "--only", help="comma-separated words; servers whose name has none are skipped"
     )
     parser.add_argument(
-        "--quick", action="store_true", help="3 s loads, 3 starts, 1 round, write nothing"
+        "--plugin-runs", type=int, default=15, help="pytest runs with and without the plugin"
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="3 s loads, 5 starts, 1 round, 7 plugin runs, write nothing (about 2 minutes)",
     )
     parser.add_argument("--out", type=Path, default=BENCH / "RESULTS.md")
     args = parser.parse_args()
     if args.quick:
-        args.duration, args.starts, args.rounds = 3.0, 3, 1
+        args.duration, args.starts, args.rounds, args.plugin_runs = 3.0, 5, 1, 7
     command = "python bench/run.py" + "".join(f" {a}" for a in sys.argv[1:])
     print("installing into", args.workdir, flush=True)
     tools = install(args.workdir)
     info = versions(tools)
+    print("pytest plugin's cost, bare venv", flush=True)
+    plugin = plugin_cost(args.workdir, args.plugin_runs)
+    print(
+        f"  plugin {plugin['plugin_wall'] * 1000:.0f} ms, -p no:mockauth "
+        f"{plugin['no_plugin_wall'] * 1000:.0f} ms (wall, medians)",
+        flush=True,
+    )
     found = targets(tools)
     if "wiremock_jar" not in tools:
         print("no java or no WireMock jar: WireMock is left out", flush=True)
@@ -664,44 +784,58 @@ def main() -> int:
         words = [w.strip().lower() for w in args.only.split(",")]
         found = [t for t in found if t.baseline or any(w in t.name.lower() for w in words)]
     log = args.workdir / "servers.log"
-    # Round after round over every server, not every round of one server in a row: a
-    # burst of load from elsewhere on the machine then hits one round of several servers
-    # rather than every round of one, and the best round of each is kept.
-    startups: dict[str, list[float]] = {t.name: [] for t in found}
     failed: set[str] = set()
-    per_round = -(-args.starts // args.rounds)
-    for round_number in range(1, args.rounds + 1):
-        print(f"round {round_number} of {args.rounds}", flush=True)
+
+    def attempt(t: Target, measure: Callable[[], None]) -> None:
+        if t.name in failed:
+            return
+        try:
+            measure()
+        except (RuntimeError, subprocess.SubprocessError) as error:
+            t.note = str(error).splitlines()[0]
+            t.result, t.rounds = {}, []
+            failed.add(t.name)
+            print(f"  {t.name} failed:", t.note, f"(see {log})", flush=True)
+
+    # Starts first, cycle after cycle over every server, so the ratio of two servers'
+    # medians compares starts spread over the same minutes of a shared machine.
+    startups: dict[str, list[tuple[float, float]]] = {t.name: [] for t in found}
+    for cycle in range(1, args.starts + 1):
+        print(f"starts, cycle {cycle} of {args.starts}", flush=True)
         for t in found:
-            if t.name in failed:
+            attempt(t, lambda t=t: startups[t.name].append(measure_start(t, log)))  # type: ignore[misc]
+    # Then the loads, round after round over every server, not every round of one server
+    # in a row: a burst of load from elsewhere then hits one round of several servers
+    # rather than every round of one. Ratios pair each round with its baseline's.
+    for round_number in range(1, args.rounds + 1):
+        print(f"loads, round {round_number} of {args.rounds}", flush=True)
+        for t in found:
+            if not t.load:
                 continue
             if args.quick:
                 t.warmup = min(t.warmup, 1.0)
-            print(f"  {t.name}: ", end="", flush=True)
-            try:
-                wanted = min(per_round, args.starts - len(startups[t.name]))
-                startups[t.name] += [measure_start(t, log) for _ in range(wanted)]
+
+            def load(t: Target = t) -> None:
                 result = measure_load(t, tools["wrk"], args.duration, log)
-            except (RuntimeError, subprocess.SubprocessError) as error:
-                t.note = str(error).splitlines()[0]
-                t.result = {}
-                failed.add(t.name)
-                print("failed:", t.note, f"(see {log})", flush=True)
-                continue
-            if result["rps"] > t.result.get("rps", 0):
-                t.result = result
-            if startups[t.name]:
-                t.result["start_ms"] = statistics.median(startups[t.name]) * 1000
-            print(
-                f"{result['rps']:,.0f} logins/s, p99 {result['p99']:.1f} ms, "
-                f"RSS {result['rss_mb']:.0f} MB",
-                flush=True,
-            )
+                t.rounds.append(result["rps"])
+                if result["rps"] > t.result.get("rps", 0):
+                    t.result = result
+                print(
+                    f"  {t.name}: {result['rps']:,.0f} logins/s, p99 {result['p99']:.1f} ms, "
+                    f"RSS {result['rss_mb']:.0f} MB",
+                    flush=True,
+                )
+
+            attempt(t, load)
+    for t in found:
+        if startups[t.name] and t.name not in failed:
+            t.result["start_ms"] = statistics.median(w for w, _ in startups[t.name]) * 1000
+            t.result["start_cpu_ms"] = statistics.median(c for _, c in startups[t.name]) * 1000
     inproc = in_process(tools["python"])
-    block = report(found, inproc, info, command, args.duration, args.starts, args.rounds)
+    block = report(found, inproc, plugin, info, command, args.duration, args.starts, args.rounds)
     print(block)
     overhead = BENCH / "fixture_overhead.py"
-    if overhead.exists():
+    if overhead.exists() and not args.quick:
         print("running", overhead.name, flush=True)
         subprocess.run([tools["python"], str(overhead)], cwd=REPO, check=False)
     if not args.quick:

@@ -12,14 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
-
 from ._clients import Client, client_from_mapping
 from ._errors import ConfigError, FixtureError, ModeError
 from ._modes import Arming, arming_from_spec, parse_spec
 from ._settings import Settings, check_names
 from ._values import check_json, is_text, yaml_problem
 from ._values import describe as _kind
+from ._yaml import load_yaml
 
 # Claims the mock sets itself on every token; a user may not override them.
 RESERVED_CLAIMS = frozenset({"sub", "iat", "nbf", "exp", "iss", "aud", "jti"})
@@ -336,12 +335,18 @@ def _read_yaml(file: Path) -> Mapping[str, Any]:
         raise FixtureError(f"{file}: not UTF-8 text") from None
     except OSError as error:
         raise FixtureError(f"{file}: cannot read: {error.strerror}") from None
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise FixtureError(f"{file}: {yaml_problem(error)}") from None
-    except RecursionError:
-        raise FixtureError(f"{file}: invalid YAML: nested too deeply") from None
+
+    def parse(text: str) -> Any:
+        import yaml
+
+        try:
+            return yaml.safe_load(text)
+        except yaml.YAMLError as error:
+            raise FixtureError(f"{file}: {yaml_problem(error)}") from None
+        except RecursionError:
+            raise FixtureError(f"{file}: invalid YAML: nested too deeply") from None
+
+    document = load_yaml(text, parse)
     if document is None:
         return {}
     if not isinstance(document, Mapping):

@@ -31,14 +31,6 @@ def marker_keywords() -> tuple[str, ...]:
     return tuple(sorted((*MARKER_KEYWORDS, *Settings.names())))
 
 
-def _skip_reason(what: str, target: str) -> str:
-    return (
-        f"needs mock-only control ({what}); --mockauth-target {target} is a real "
-        "deployment, which mockauth cannot arm modes on, move the clock of, read the "
-        "journal of or add users to"
-    )
-
-
 # -- per-test configuration (the marker) ---------------------------------------------
 
 

@@ -9,10 +9,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from ._errors import SpecError
 from ._values import yaml_problem
+from ._yaml import load_yaml
 
 if TYPE_CHECKING:
     from werkzeug.routing import Map
@@ -21,9 +20,6 @@ CONTROL_TAG = "mockauth-control"
 # On an operation or a tag: only the mock serves it, so no contract run holds a deployment to it.
 MOCK_ONLY = "x-mockauth-mock-only"
 _PACKAGE = Path(__file__).resolve().parent
-# libyaml's loader reads the spec in a tenth of the time of the pure-Python one
-# (about a third of `mockauth serve`'s start-up); same documents, same errors.
-_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 
@@ -109,10 +105,18 @@ def load_spec(path: str | Path | None = None) -> Spec:
         raise SpecError(f"{file}: cannot read the OpenAPI document: not UTF-8 text") from None
     except OSError as error:
         raise SpecError(f"{file}: cannot read the OpenAPI document: {error.strerror}") from None
-    try:
-        document = yaml.load(text, Loader=_LOADER)
-    except yaml.YAMLError as error:
-        raise SpecError(f"{file}: {yaml_problem(error)}") from None
+
+    def parse(text: str) -> Any:
+        import yaml
+
+        try:
+            # libyaml's loader reads the spec in a tenth of the time of the pure-Python
+            # one; same documents, same errors.
+            return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        except yaml.YAMLError as error:
+            raise SpecError(f"{file}: {yaml_problem(error)}") from None
+
+    document = load_yaml(text, parse)
     if not isinstance(document, Mapping) or not isinstance(document.get("paths"), Mapping):
         raise SpecError(f"{file}: not an OpenAPI document (no 'paths' mapping)")
     mock_only_tags = {

@@ -43,26 +43,26 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from ._errors import MockAuthError
-from ._fixtures import load_fixtures
-from ._marker import MARKER_KEYWORDS as MARKER_KEYWORDS
-from ._marker import NO_CONFIG, MarkerConfig, parse_marker
-from ._marker import marker_keywords as marker_keywords
-from ._mock import MockAuth
-from ._spec import load_spec
-from ._token_factory import TokenFactory, skip_reason
-from ._token_factory import tamper as tamper
 
+# Every pytest run in an environment where mockauth is installed loads this module, so it
+# imports nothing of the mock (the app, PyJWT, cryptography, Werkzeug, YAML) until a test
+# asks for a fixture, carries the marker or the run gives an option: each of those imports
+# what it needs where it needs it. Loading them here cost a run that never uses mockauth
+# 0.3 s (`bench/run.py` measures it); tests/test_pytest_plugin.py holds the plugin to this.
 if TYPE_CHECKING:
     import httpx
 
     from ._doors.inprocess import Interceptor
     from ._doors.live import Server
+    from ._marker import MarkerConfig
+    from ._mock import MockAuth
     from ._settings import Settings
+    from ._token_factory import TokenFactory
 
 DEFAULT_BASE_URL = "https://auth.example.test"
 
 
-TEST_CONFIG = pytest.StashKey[MarkerConfig]()
+TEST_CONFIG: pytest.StashKey[MarkerConfig] = pytest.StashKey()
 # The settings that decide what the live server speaks, rather than what the mock says.
 TLS_SETTINGS = ("tls", "tls_cert", "tls_key")
 
@@ -103,7 +103,7 @@ class State:
     root: Path  # what relative paths are relative to: pytest's rootdir
     tls: bool = False  # --mockauth-tls or the mockauth_tls ini key
     mocks: dict[tuple[Any, ...], MockAuth] = field(default_factory=dict)
-    test: MarkerConfig = NO_CONFIG  # the running test's marker, set by pytest_runtest_setup
+    test: MarkerConfig | None = None  # the running test's marker, set by pytest_runtest_setup
     switch: _Switch = field(default_factory=_Switch)
     # Live servers by what they speak: (tls, tls_cert, tls_key), all sharing the switch.
     servers: dict[tuple[bool, str | None, str | None], Server] = field(default_factory=dict)
@@ -120,6 +120,8 @@ class State:
         key = (path, _frozen(settings), spec)
         auth = self.mocks.get(key)
         if auth is None:
+            from ._mock import MockAuth
+
             try:
                 auth = MockAuth.from_fixtures(path, spec=spec, **settings)
             except MockAuthError as error:
@@ -239,8 +241,12 @@ def _state_from(config: pytest.Config) -> State:
     try:
         # Checked now, so a wrong path stops the run once instead of failing every test.
         if fixtures is not None:
+            from ._fixtures import load_fixtures
+
             load_fixtures(fixtures)
         if spec is not None:
+            from ._spec import load_spec
+
             load_spec(spec)
     except MockAuthError as error:
         raise pytest.UsageError(f"mockauth: {error}") from None
@@ -265,7 +271,7 @@ def _check_url(name: str, url: str) -> str:
 def pytest_runtest_setup(item: pytest.Item) -> None:
     # Handed over here so the per-test fixture need not ask for `request`, which costs
     # pytest a signature inspection every time it is asked for.
-    item.config.stash[STATE].test = item.stash.get(TEST_CONFIG, NO_CONFIG)
+    item.config.stash[STATE].test = item.stash.get(TEST_CONFIG, None)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -299,6 +305,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     kwargs = _marker_kwargs(metafunc.definition, metafunc.definition.nodeid)
     if not kwargs or not set(TLS_SETTINGS) & set(kwargs) or metafunc.config.stash[STATE].target:
         return
+    from ._marker import parse_marker
+
     try:
         config = parse_marker(kwargs, metafunc.definition.path.parent)
     except MockAuthError:
@@ -315,6 +323,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         kwargs = _marker_kwargs(item, item.nodeid)
         if kwargs is not None:
+            from ._marker import parse_marker
+
             try:
                 item.stash[TEST_CONFIG] = parse_marker(kwargs, item.path.parent)
             except MockAuthError as error:
@@ -327,6 +337,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             if isinstance(names, list) and "_mockauth_server" in names and "_mockauth_current" not in names:
                 names.insert(0, "_mockauth_current")
             continue
+        from ._token_factory import skip_reason
+
         if kwargs is not None:
             what = "@pytest.mark.mockauth(" + ", ".join(sorted(kwargs)) + ")"
             item.add_marker(pytest.mark.skip(reason=skip_reason(what, state.target)))
@@ -383,6 +395,8 @@ class _PerTest:
         state = self.state
         if state.target is not None:
             if mockauth_settings:
+                from ._token_factory import skip_reason
+
                 # A real deployment has its own keys, issuer and lifetimes: a test written
                 # for the mock's settings would fail there for the wrong reason.
                 what = f"mockauth_settings: {', '.join(sorted(mockauth_settings))}"
@@ -390,12 +404,13 @@ class _PerTest:
             yield None
             return
         config = state.test
-        session = state.session_settings(mockauth_settings)
-        settings = {**session, **config.settings} if config.settings else session
+        settings, spec = state.session_settings(mockauth_settings), state.spec
+        if config is not None:
+            settings, spec = {**settings, **config.settings}, config.spec or spec
         fixtures = state.fixtures if mockauth_fixtures_path is None else mockauth_fixtures_path
-        auth = state.mock(fixtures, settings, config.spec or state.spec)
+        auth = state.mock(fixtures, settings, spec)
         auth.reset()
-        if config is not NO_CONFIG:
+        if config is not None:
             config.apply(auth)
         state.switch.app = auth.app
         yield auth
@@ -560,6 +575,8 @@ def mockauth_token(
 ) -> TokenFactory:
     """A factory of valid, expired and tampered access tokens:
     ``mockauth_token("admin", expired=True)``."""
+    from ._token_factory import TokenFactory
+
     state = pytestconfig.stash[STATE]
     fixtures = state.fixtures if mockauth_fixtures_path is None else mockauth_fixtures_path
     return TokenFactory(_mockauth_current, state.target, fixtures)

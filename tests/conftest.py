@@ -3,8 +3,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import importlib
 import itertools
 import os
+import pkgutil
 import shutil
 import socket
 import subprocess
@@ -18,7 +20,20 @@ from typing import Any, NoReturn
 import pytest
 from werkzeug.test import Client, TestResponse
 
+import mockauth
 from mockauth import MockAuth
+
+# The plugin imports the mock only when a test asks for it, so a pytester run in this
+# process may be the first to import a module of mockauth; pytester then drops it from
+# sys.modules while the package keeps it as an attribute, and a later test patching
+# "mockauth.x.y" patches that stale copy, not the one the code imports. PyYAML, imported
+# only for a document not in the cache of parsed YAML, cannot be imported twice at all
+# (its C extension keeps the first copy's classes). So every module of mockauth, and
+# PyYAML, is imported here, before any pytester run takes its snapshot of sys.modules.
+for _module in pkgutil.walk_packages(mockauth.__path__, "mockauth."):
+    if not _module.name.endswith("__main__"):
+        importlib.import_module(_module.name)
+importlib.import_module("yaml")
 
 USER = "user@example.com"
 PASSWORD = "secretpassword"
@@ -30,6 +45,8 @@ def mockauth_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home; set in the environment, so the mockauth commands the tests start use it too."""
     folder = tmp_path_factory.mktemp("mockauth-data")
     os.environ["MOCKAUTH_DATA_DIR"] = str(folder)
+    # The cache of parsed YAML too (README, "Command line").
+    os.environ["MOCKAUTH_CACHE_DIR"] = str(tmp_path_factory.mktemp("mockauth-cache"))
     return folder
 
 

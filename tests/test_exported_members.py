@@ -3,6 +3,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 import mockauth
 
 
@@ -21,9 +23,11 @@ def test_every_error_is_a_mockauth_error() -> None:
             assert issubclass(value, mockauth.MockAuthError), name
 
 
-def test_import_mockauth_loads_nothing_heavy() -> None:
-    # Every pytest run in an environment with mockauth installed imports it (the plugin).
-    code = "import sys, mockauth; print(' '.join(sorted(sys.modules)))"
+@pytest.mark.parametrize("module", ["mockauth", "mockauth.pytest_plugin"])
+def test_import_mockauth_loads_nothing_heavy(module: str) -> None:
+    # Every pytest run in an environment with mockauth installed imports it (the plugin);
+    # tests/test_pytest_plugin.py checks a whole pytest run with the plugin loaded.
+    code = f"import sys, {module}; print(' '.join(sorted(sys.modules)))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True)
     loaded = set(result.stdout.split())
     heavy = {

@@ -15,7 +15,8 @@ import pytest
 from conftest import end_process
 
 from mockauth import MockAuth, Settings
-from mockauth.pytest_plugin import MARKER_KEYWORDS, marker_keywords, tamper
+from mockauth._marker import MARKER_KEYWORDS, marker_keywords
+from mockauth._token_factory import tamper
 
 EXAMPLES = Path(__file__).parent / "examples"
 README = Path(__file__).parent.parent / "README.md"
@@ -71,6 +72,34 @@ def test_one_file_no_conftest_passes_in_a_fresh_process(pytester: pytest.Pyteste
     pytester.makepyfile(test_bar=BAR)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
+
+
+def test_loading_the_plugin_imports_nothing_heavy_until_a_test_uses_it(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every pytest run in an environment with mockauth installed loads the plugin. Only
+    # the plugin is loaded here (other installed plugins import some of these themselves):
+    # a test that uses no mockauth fixture runs after collection and setup with none of
+    # them imported; the next test asks for the mock, and then they are there.
+    pytester.makepyfile(test_cost="""
+        import sys
+
+        HEAVY = {
+            "mockauth._mock", "mockauth._app", "mockauth._state", "mockauth._doors",
+            "mockauth._contract", "mockauth._fixtures", "mockauth._marker",
+            "mockauth._token_factory", "mockauth._spec", "jwt", "cryptography", "werkzeug",
+            "yaml", "requests", "responses", "httpx", "schemathesis",
+        }
+
+        def test_without_mockauth():
+            assert HEAVY & set(sys.modules) == set()
+
+        def test_with_mockauth(mockauth):
+            assert {"mockauth._mock", "jwt", "werkzeug"} <= set(sys.modules)
+    """)
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    result = pytester.runpytest_subprocess("-p", "mockauth.pytest_plugin", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
 
 
 def test_the_same_file_passes_against_a_separate_mockauth_serve(

@@ -14,6 +14,7 @@ import hmac
 import ipaddress
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from werkzeug.wrappers import Request, Response
 
@@ -45,17 +46,24 @@ class Guard:
     def allows_host(self, host: str | None, allowed_hosts: tuple[str, ...]) -> bool:
         if not host or "*" in allowed_hosts:
             return True  # no Host at all is HTTP/1.0 from a program: no browser sends that
-        name = host_name(host)
-        if name is None:
-            return False
-        if name == "localhost" or name.endswith(".localhost") or _is_address(name):
-            return True
-        if name == host_name(self.bound):
-            return True
-        return any(
-            name.endswith(pattern[1:]) if pattern.startswith("*.") else name == pattern
-            for pattern in allowed_hosts
-        )
+        return len(host) <= MAX_HOST and _host_allowed(host, self.bound, allowed_hosts)
+
+
+# Every request asks, nearly always about the same few Host values: parsing an address
+# each time was a twentieth of a login. Bounded, whatever Host values clients send.
+@lru_cache(maxsize=1024)
+def _host_allowed(host: str, bound: str, allowed_hosts: tuple[str, ...]) -> bool:
+    name = host_name(host)
+    if name is None:
+        return False
+    if name == "localhost" or name.endswith(".localhost") or _is_address(name):
+        return True
+    if name == host_name(bound):
+        return True
+    return any(
+        name.endswith(pattern[1:]) if pattern.startswith("*.") else name == pattern
+        for pattern in allowed_hosts
+    )
 
 
 # A Host header value (RFC 9110 7.2): a DNS name (underscores too: Docker service
@@ -66,8 +74,18 @@ _VALID_HOST = re.compile(
 )
 
 
+# A DNS name has at most 253 characters, a bracketed IPv6 address far fewer; with a port,
+# no Host header is longer. Longer ones are refused, and never cached.
+MAX_HOST = 300
+
+
 def valid_host(host: str) -> bool:
     """Whether a Host header value is one (an invalid one gets 400, RFC 9112 3.2)."""
+    return len(host) <= MAX_HOST and _valid_host(host)
+
+
+@lru_cache(maxsize=1024)
+def _valid_host(host: str) -> bool:
     match = _VALID_HOST.fullmatch(host)
     port = host.rpartition(":")[2] if match and ":" in host.rpartition("]")[2] else None
     return match is not None and (port is None or int(port) <= 65535)

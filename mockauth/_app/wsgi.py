@@ -132,7 +132,6 @@ class App:
                 raise
             except Exception as error:  # a bug outside any handler: still JSON
                 response = self.crashed(error, environ, None)
-                response.headers.pop("X-Mockauth-Error", None)
             return response(environ, start_response)
         except Disconnected:
             raise
@@ -172,17 +171,19 @@ class App:
                 preflight and request.path.startswith("/_mockauth")
             )
             if not control:
-                error = response.headers.get("X-Mockauth-Error")
-                self._journal(request, call, response.status_code, error, started)
+                self._journal(request, call, response.status_code, _error_of(response), started)
         finally:
             store.end()
-        response.headers.pop("X-Mockauth-Error", None)
         if request.method != "OPTIONS":
             self.cors(request, response)
         if self.settings.cors_origins:
             # The answer differs by Origin (its CORS headers), refused origins too: a
-            # cache (the JWKS is cacheable) must keep one copy per origin.
-            response.vary.add("Origin")
+            # cache (the JWKS is cacheable) must keep one copy per origin. (Appended when
+            # there is no Vary yet: response.vary parses and rewrites the header.)
+            if response.headers.getlist("Vary"):
+                response.vary.add("Origin")
+            else:
+                response.headers.add("Vary", "Origin")
         return response
 
     def crashed(self, error: Exception, environ: dict[str, Any], call: Call | None) -> Response:
@@ -245,7 +246,9 @@ class App:
 
     def cors(self, request: Request, response: Response) -> None:
         """CORS headers on any answer to an allowed browser origin; none for the others."""
-        origin = request.headers.get("Origin")
+        # From the environ: request.headers.get builds a KeyError when the header is
+        # missing, as it is on most requests.
+        origin = request.environ.get("HTTP_ORIGIN")
         if origin is None or origin == f"{request.scheme}://{request.host}":
             return  # not a cross-origin request (the login page's form posts to its own origin)
         if _cors.allowed(origin, self.settings.cors_origins):
@@ -367,7 +370,7 @@ class App:
         subject = self.subjects.get(call.operation)
         if subject is not None:
             call.user = subject(self, call)
-        header = call.request.headers.get("X-Mockauth-Mode") if self.settings.mode_header else None
+        header = call.request.environ.get("HTTP_X_MOCKAUTH_MODE") if self.settings.mode_header else None
         try:
             requested = _modes.parse_header(header) if header else []
         except ModeError as error:
@@ -489,9 +492,18 @@ class _LogOnce:
             self._log(printable(line))
 
 
+# The error code of an answer, for the journal: kept on the response object, never sent.
+_ERROR_ATTRIBUTE = "mockauth_error"
+
+
 def _tagged(response: Response, error: str) -> Response:
-    response.headers["X-Mockauth-Error"] = error
+    setattr(response, _ERROR_ATTRIBUTE, error)
     return response
+
+
+def _error_of(response: Response) -> str | None:
+    error: str | None = getattr(response, _ERROR_ATTRIBUTE, None)
+    return error
 
 
 def _without_length(headers: Any) -> list[tuple[str, str]]:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import re
 import socket
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
@@ -54,11 +56,57 @@ def logged_path(method: str, path: str, code: str) -> str | None:
     return _SECRET_QUERY.sub(r"\1[redacted]", path)
 
 
+_log_lock = threading.Lock()
+_log_second: tuple[int, str] = (0, "")
+
+
+def log_access(remote: str, request_line: str, status: object, size: object) -> None:
+    """One access-log line on stderr, as Werkzeug writes it
+    (``127.0.0.1 - - [29/Nov/2026 11:43:45] "POST /auth/login HTTP/1.1" 200 -``).
+
+    Written directly rather than through the logging module Werkzeug uses, whose record,
+    handler and formatter were a tenth of the CPU of a login on `mockauth serve`
+    (callgrind, bench/RESULTS.md); the time stamp is formatted once a second."""
+    global _log_second
+    now = int(time.time())
+    second, stamp = _log_second
+    if second != now:
+        stamp = time.strftime("%d/%b/%Y %H:%M:%S", time.localtime(now))
+        _log_second = (now, stamp)
+    line = f'{remote} - - [{stamp}] "{request_line}" {status} {size}\n'
+    with _log_lock:
+        sys.stderr.write(line)
+        sys.stderr.flush()
+
+
 class _Handler(WSGIRequestHandler):
     """Werkzeug's handler with JSON errors, a read timeout and no secrets in its log."""
 
     quiet = False
+    colours = False  # Werkzeug's coloured log lines, when stderr is a terminal
     guard = Guard()
+    # Buffered: the status line and headers go out with the body, in one send, where
+    # http.server sends them first (unbuffered, TCP_NODELAY) and the body after: two
+    # segments and two wake-ups of the client for each answer. Werkzeug flushes after
+    # every chunk of the body, and http.server after each request.
+    wbufsize = io.DEFAULT_BUFFER_SIZE
+
+    def finish(self) -> None:
+        try:
+            self.wfile.flush()
+        except OSError:
+            # The client went away: what is left unsent is dropped here, or closing the
+            # buffer would try to send it once more (and raise where no one catches it).
+            raw = getattr(self.wfile, "raw", None)
+            if raw is not None:
+                raw.close()
+        super().finish()
+
+    def handle_expect_100(self) -> bool:
+        # "100 Continue" must reach the client now: it waits for it before the body.
+        answered = super().handle_expect_100()
+        self.wfile.flush()
+        return answered
 
     def make_environ(self) -> dict[str, Any]:
         environ: dict[str, Any] = super().make_environ()
@@ -97,7 +145,7 @@ class _Handler(WSGIRequestHandler):
         shown = logged_path(self.command, path, str(code))
         if shown is None:
             return
-        if sys.stderr.isatty():  # Werkzeug's colours, for a terminal only
+        if self.colours:
             self.path = shown
             try:
                 super().log_request(code, size)
@@ -105,7 +153,7 @@ class _Handler(WSGIRequestHandler):
                 self.path = path
             return
         line = f"{self.command} {shown} {self.request_version}".translate(self._control_char_table)
-        self.log("info", '"%s" %s %s', line, code, size)
+        log_access(self.address_string(), line, code, size)
 
     def log_error(self, format: str, *args: Any) -> None:
         if not self.quiet:
@@ -115,8 +163,10 @@ class _Handler(WSGIRequestHandler):
 def _handler(quiet: bool, timeout: float | None, guard: Guard) -> type[_Handler]:
     # StreamRequestHandler applies `timeout` to every socket read: a client that stops
     # sending mid-request (slowloris) frees its thread instead of holding it forever.
+    colours = not quiet and sys.stderr.isatty()  # asked once, not a system call a request
     return type(
-        "MockAuthRequestHandler", (_Handler,), {"quiet": quiet, "timeout": timeout, "guard": guard}
+        "MockAuthRequestHandler", (_Handler,),
+        {"quiet": quiet, "timeout": timeout, "guard": guard, "colours": colours},
     )
 
 

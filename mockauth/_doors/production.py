@@ -18,14 +18,12 @@ from __future__ import annotations
 
 import errno
 import os
-import sys
-import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from .._app.admin import GUARD_KEY, Guard
 from .._errors import Disconnected, ServerError
-from .live import listen, logged_path
+from .live import listen, log_access, logged_path
 
 if TYPE_CHECKING:
     from .tls import ServerTLS
@@ -95,14 +93,11 @@ def serve(
             if shown is None:
                 return
             sent = getattr(resp, "sent", None)
-            when = time.strftime("%d/%b/%Y %H:%M:%S")
-            line = (
-                f'{environ.get("REMOTE_ADDR", "-")} - - [{when}] '
-                f'"{environ["REQUEST_METHOD"]} {shown} {environ.get("SERVER_PROTOCOL", "-")}" '
-                f'{status} {sent if sent is not None else "-"}\n'
+            line = f'{environ["REQUEST_METHOD"]} {shown} {environ.get("SERVER_PROTOCOL", "-")}'
+            log_access(
+                environ.get("REMOTE_ADDR", "-"), line.encode("utf-8", "backslashreplace").decode("utf-8"),
+                status, sent if sent is not None else "-",
             )
-            sys.stderr.write(line.encode("utf-8", "backslashreplace").decode("utf-8"))
-            sys.stderr.flush()
 
     def when_ready(server: Any) -> None:
         bound_host, bound_port = server.LISTENERS[0].sock.getsockname()[:2]

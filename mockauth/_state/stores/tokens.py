@@ -16,10 +16,14 @@ from .redis import STATE_TTL, RedisConnection, guarded
 # token or a revoked family is forgotten once the mock's time (never the wall clock,
 # which runs on while the mock's is frozen) is FORGET_AFTER seconds past its end, so a
 # clock moved back by less than that still finds every revocation in place. Each store
-# looks for what it may forget every PRUNE_EVERY additions.
+# looks for what it may forget every PRUNE_EVERY additions (the memory store: or every
+# quarter of what it holds, if that is more, so that a look, one pass over the store,
+# costs each addition a few steps however large the store grows: at 100,000 refresh
+# tokens, a pass every 1,000 logins made each login 20 % dearer, bench/RESULTS.md).
 PRUNE_EVERY = 1000
 # Bounds whatever the clock does (a frozen clock forgets nothing). Past
-# MAX_REFRESH_TOKENS the earliest-expiring refresh tokens are dropped: a dropped one is
+# MAX_REFRESH_TOKENS the earliest-expiring refresh tokens are dropped, down to nine tenths
+# of it (the next drop is then many logins away): a dropped one is
 # refused as unknown, never let in. A revocation is never dropped while its token may
 # live (that would let it in again): past MAX_REVOCATIONS, a logout is refused instead
 # (RevocationsFull, answered 503) until some expire.
@@ -97,6 +101,7 @@ class MemoryTokenStore(TokenStore):
         self._revoked_jtis: dict[str, float] = {}
         self._revoked_families: dict[str, float] = {}
         self._added = 0
+        self._next_look = 0  # additions until the next look, beyond PRUNE_EVERY
 
     def signing_key(self, algorithm: str, generate: Callable[[], bytes]) -> bytes:
         return generate()
@@ -154,11 +159,12 @@ class MemoryTokenStore(TokenStore):
             self._refresh.clear()
             self._revoked_jtis.clear()
             self._revoked_families.clear()
+            self._added = self._next_look = 0
 
     def _tick(self, now: float) -> None:
         """Every PRUNE_EVERY additions, forget what the mock's clock has left behind (lock held)."""
         self._added += 1
-        if self._added % PRUNE_EVERY == 0:
+        if self._added >= max(PRUNE_EVERY, self._next_look):
             self._prune(now)
 
     def _prune(self, now: float) -> None:
@@ -166,13 +172,16 @@ class MemoryTokenStore(TokenStore):
         MAX_REFRESH_TOKENS refresh tokens, drop the earliest-expiring (lock held)."""
         horizon = now - FORGET_AFTER
         self._refresh = {t: r for t, r in self._refresh.items() if r.expires_at > horizon}
-        excess = len(self._refresh) - MAX_REFRESH_TOKENS
-        if excess > 0:
+        if len(self._refresh) > MAX_REFRESH_TOKENS:
+            excess = len(self._refresh) - (MAX_REFRESH_TOKENS - MAX_REFRESH_TOKENS // 10)
             dropped = heapq.nsmallest(excess, self._refresh.items(), key=lambda item: item[1].expires_at)
             for token, _ in dropped:
                 del self._refresh[token]
         self._revoked_jtis = {j: until for j, until in self._revoked_jtis.items() if until > now}
         self._revoked_families = {f: until for f, until in self._revoked_families.items() if until > now}
+        size = len(self._refresh) + len(self._revoked_jtis) + len(self._revoked_families)
+        self._added = 0
+        self._next_look = min(size // 4, MAX_REFRESH_TOKENS - len(self._refresh))
 
 
 # A refresh record is one hash field, "used<TAB>expires_at<TAB>family<TAB>username"
