@@ -7,7 +7,6 @@ import argparse
 import sys
 from typing import Any
 
-from .._doors.tls import local_ca
 from .common import Parser
 
 EXAMPLE_URL = "https://localhost:8765"
@@ -35,11 +34,15 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 
 def run_trust(args: argparse.Namespace) -> int:
+    from .._doors.tls import local_ca  # not on the path of `mockauth serve` without --tls
+
     print("\n".join(trust_lines(str(local_ca().cert_path))))
     return 0
 
 
 def run_path(args: argparse.Namespace) -> int:
+    from .._doors.tls import local_ca
+
     print(local_ca().cert_path)
     return 0
 

@@ -12,12 +12,11 @@ clock's time, or a fixed development code.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import secrets
 from dataclasses import dataclass
-from typing import Any
-
-import pyotp
+from typing import TYPE_CHECKING, Any
 
 from .._fixtures import MIN_SECRET_BITS, User
 from .._modes import DEVELOPMENT_CODE
@@ -26,6 +25,9 @@ from .clock import Clock
 from .stores import ChallengeStore
 from .stores.challenges import ChallengeRecord
 from .users import Users
+
+if TYPE_CHECKING:
+    import pyotp
 
 TOTP_STEP = 30  # seconds (RFC 6238's X)
 
@@ -252,11 +254,19 @@ def _is_text(value: str) -> bool:
     return True
 
 
-class _TOTP(pyotp.TOTP):
-    # pyotp refuses secrets under 112 bits (NIST SP 800-63B-4); authenticator apps
-    # still hand out 80-bit ones (JBSWY3DPEHPK3PXP is one), and a mock must take them.
-    min_secret_length_bits = MIN_SECRET_BITS
+@functools.cache
+def _totp_class() -> type[pyotp.TOTP]:
+    # Imported with the first one-time code rather than at start: pyotp (and the
+    # calendar module it pulls in) is a few milliseconds of every `mockauth serve`.
+    import pyotp
+
+    class TOTP(pyotp.TOTP):
+        # pyotp refuses secrets under 112 bits (NIST SP 800-63B-4); authenticator apps
+        # still hand out 80-bit ones (JBSWY3DPEHPK3PXP is one), and a mock must take them.
+        min_secret_length_bits = MIN_SECRET_BITS
+
+    return TOTP
 
 
 def _totp(secret: str) -> pyotp.TOTP:
-    return _TOTP(secret.rstrip("=").upper(), digits=6, interval=TOTP_STEP)
+    return _totp_class()(secret.rstrip("=").upper(), digits=6, interval=TOTP_STEP)
