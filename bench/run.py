@@ -723,7 +723,7 @@ def targets_table(
         out.append(f"| {name} | {value:.2f} | {op} {bound} | {'yes' if met else '**no**'} |")
     out.append(
         "| 5. contract runner against `mockauth serve` | see "
-        "[Contract runner](#contract-runner-a-default-run-against-real-deployments) "
+        "[Contract runner against `mockauth serve`](#contract-runner-against-mockauth-serve-at-most-10-s) "
         "| <= 10 s | — |"
     )
     return [*out, ""]

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import socket
+import struct
 import sys
 import threading
 import time
@@ -79,17 +80,72 @@ def log_access(remote: str, request_line: str, status: object, size: object) -> 
         sys.stderr.flush()
 
 
+class _KernelTimedIO(io.RawIOBase):
+    """One direction of a plain TCP connection whose waits the kernel ends
+    (SO_RCVTIMEO, SO_SNDTIMEO), raising TimeoutError where a socket timeout would.
+
+    A socket timeout (``settimeout``) makes every read and write wait in poll() first,
+    one more system call and one more release of the GIL each: 5 % of `mockauth serve`'s
+    logins/s (bench/serve_overheads.py). The socket stays blocking here and the kernel
+    keeps the deadline, so the handler, Werkzeug and the app see the same TimeoutError
+    (408 mid-body, a silent connection closed) at no cost while data flows."""
+
+    def __init__(self, sock: socket.socket, *, reading: bool) -> None:
+        super().__init__()
+        self._sock = sock
+        self._reading = reading
+
+    def readable(self) -> bool:
+        return self._reading
+
+    def writable(self) -> bool:
+        return not self._reading
+
+    def readinto(self, buffer: Any) -> int:
+        try:
+            return self._sock.recv_into(buffer)
+        except BlockingIOError:  # EAGAIN: SO_RCVTIMEO ran out
+            raise TimeoutError("timed out") from None
+
+    def write(self, data: Any) -> int:
+        try:
+            return self._sock.send(data)
+        except BlockingIOError:  # EAGAIN: SO_SNDTIMEO ran out
+            raise TimeoutError("timed out") from None
+
+
+# struct timeval is two longs on Linux and BSD (macOS pads an int to a long); Windows
+# takes milliseconds in a DWORD, so there the socket timeout stays.
+_KERNEL_TIMEOUTS = sys.platform != "win32" and hasattr(socket, "SO_RCVTIMEO")
+
+
 class _Handler(WSGIRequestHandler):
     """Werkzeug's handler with JSON errors, a read timeout and no secrets in its log."""
 
     quiet = False
     colours = False  # Werkzeug's coloured log lines, when stderr is a terminal
+    read_timeout: float | None = None
     guard = Guard()
     # Buffered: the status line and headers go out with the body, in one send, where
     # http.server sends them first (unbuffered, TCP_NODELAY) and the body after: two
     # segments and two wake-ups of the client for each answer. Werkzeug flushes after
     # every chunk of the body, and http.server after each request.
     wbufsize = io.DEFAULT_BUFFER_SIZE
+
+    def setup(self) -> None:
+        # A client that stops sending mid-request (slowloris), or stops reading an
+        # answer, frees its thread after read_timeout instead of holding it forever.
+        if self.read_timeout is None or not _KERNEL_TIMEOUTS or type(self.request) is not socket.socket:
+            super().setup()
+            self.connection.settimeout(self.read_timeout)  # TLS too: SSLSocket reads need it
+            return
+        self.connection = self.request
+        seconds = int(self.read_timeout)
+        timeval = struct.pack("@ll", seconds, int((self.read_timeout - seconds) * 1_000_000))
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeval)
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeval)
+        self.rfile = io.BufferedReader(_KernelTimedIO(self.connection, reading=True), io.DEFAULT_BUFFER_SIZE)
+        self.wfile = io.BufferedWriter(_KernelTimedIO(self.connection, reading=False), self.wbufsize)
 
     def finish(self) -> None:
         try:
@@ -161,12 +217,10 @@ class _Handler(WSGIRequestHandler):
 
 
 def _handler(quiet: bool, timeout: float | None, guard: Guard) -> type[_Handler]:
-    # StreamRequestHandler applies `timeout` to every socket read: a client that stops
-    # sending mid-request (slowloris) frees its thread instead of holding it forever.
     colours = not quiet and sys.stderr.isatty()  # asked once, not a system call a request
     return type(
         "MockAuthRequestHandler", (_Handler,),
-        {"quiet": quiet, "timeout": timeout, "guard": guard, "colours": colours},
+        {"quiet": quiet, "read_timeout": timeout, "guard": guard, "colours": colours},
     )
 
 
