@@ -8,6 +8,7 @@ import re
 import shutil
 import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -222,3 +223,35 @@ def test_a_host_that_does_not_resolve_is_one_line() -> None:
 def test_url_before_start_is_a_clear_error(auth: MockAuth) -> None:
     with pytest.raises(ServerError, match="not running"):
         _ = auth.serve().url
+
+
+def test_access_log_lines_go_out_in_order_a_moment_later(capsys: pytest.CaptureFixture[str]) -> None:
+    from mockauth._doors.live import log_access
+
+    for n in range(5):
+        log_access("127.0.0.1", f"GET /{n} HTTP/1.1", 200, "-")
+    written, deadline = "", time.monotonic() + 5
+    while written.count("\n") < 5 and time.monotonic() < deadline:
+        time.sleep(0.01)
+        written += capsys.readouterr().err
+    assert [line.split('"')[1] for line in written.splitlines()] == [f"GET /{n} HTTP/1.1" for n in range(5)]
+
+
+def test_a_crowded_access_log_is_written_at_once_and_a_stopping_server_writes_the_rest(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Past MAX_WAITING lines (stderr not keeping up) the request threads write themselves,
+    # so what waits stays bounded; a stopping server writes what is left.
+    from mockauth._doors import live
+
+    log = live._AccessLog()
+    monkeypatch.setattr(log, "MAX_WAITING", 3)
+    monkeypatch.setattr(log, "FLUSH_AFTER", 60.0)
+    for n in range(3):
+        log.add(f"line {n}\n")
+    assert capsys.readouterr().err == "line 0\nline 1\nline 2\n"
+    log.add("line 3\n")
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(live, "_access_log", log)
+    live.flush_access_log()
+    assert capsys.readouterr().err == "line 3\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import io
 import json
@@ -57,7 +58,59 @@ def logged_path(method: str, path: str, code: str) -> str | None:
     return _SECRET_QUERY.sub(r"\1[redacted]", path)
 
 
-_log_lock = threading.Lock()
+class _AccessLog:
+    """Access-log lines gathered and written to stderr in batches, at most FLUSH_AFTER
+    seconds after they are logged (as nginx's ``access_log ... buffer= flush=``).
+
+    A write and a flush per request were about 5 % of `mockauth serve`'s logins/s
+    (bench/serve_overheads.py). One thread writes, woken by the first line after a quiet
+    spell; past MAX_WAITING lines (stderr blocked, a pipe nobody reads) the request
+    threads write themselves and wait on it, as they did line by line, so nothing grows."""
+
+    FLUSH_AFTER = 0.05
+    MAX_WAITING = 10_000
+
+    def __init__(self) -> None:
+        self._start_afresh()
+        atexit.register(self.flush)
+        if hasattr(os, "register_at_fork"):  # a gunicorn worker: its own locks and thread
+            os.register_at_fork(after_in_child=self._start_afresh)
+
+    def _start_afresh(self) -> None:
+        self._waiting: list[str] = []
+        self._lines = threading.Condition(threading.Lock())
+        self._writing = threading.Lock()  # one writer at a time, lines in order
+        self._writer: threading.Thread | None = None
+
+    def add(self, line: str) -> None:
+        with self._lines:
+            self._waiting.append(line)
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._write_forever, name="mockauth-access-log", daemon=True)
+                self._writer.start()
+            crowded = len(self._waiting) >= self.MAX_WAITING
+            self._lines.notify()
+        if crowded:
+            self.flush()
+
+    def flush(self) -> None:
+        with self._writing:
+            with self._lines:
+                lines, self._waiting = self._waiting, []
+            if lines:
+                sys.stderr.write("".join(lines))
+                sys.stderr.flush()
+
+    def _write_forever(self) -> None:
+        while True:
+            with self._lines:
+                while not self._waiting:
+                    self._lines.wait()
+            time.sleep(self.FLUSH_AFTER)  # what else arrives meanwhile goes out with it
+            self.flush()
+
+
+_access_log = _AccessLog()
 _log_second: tuple[int, str] = (0, "")
 
 
@@ -67,17 +120,20 @@ def log_access(remote: str, request_line: str, status: object, size: object) -> 
 
     Written directly rather than through the logging module Werkzeug uses, whose record,
     handler and formatter were a tenth of the CPU of a login on `mockauth serve`
-    (callgrind, bench/RESULTS.md); the time stamp is formatted once a second."""
+    (callgrind, bench/RESULTS.md), and in batches (_AccessLog); the time stamp is
+    formatted once a second."""
     global _log_second
     now = int(time.time())
     second, stamp = _log_second
     if second != now:
         stamp = time.strftime("%d/%b/%Y %H:%M:%S", time.localtime(now))
         _log_second = (now, stamp)
-    line = f'{remote} - - [{stamp}] "{request_line}" {status} {size}\n'
-    with _log_lock:
-        sys.stderr.write(line)
-        sys.stderr.flush()
+    _access_log.add(f'{remote} - - [{stamp}] "{request_line}" {status} {size}\n')
+
+
+def flush_access_log() -> None:
+    """Write out the access-log lines still waiting (a server stopping)."""
+    _access_log.flush()
 
 
 class _KernelTimedIO(io.RawIOBase):
@@ -356,6 +412,7 @@ class Server:
         if server is not None:
             server.shutdown()
             server.server_close()
+        flush_access_log()
         if thread is not None:
             thread.join(SHUTDOWN_TIMEOUT)
             if thread.is_alive():
