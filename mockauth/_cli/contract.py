@@ -10,12 +10,11 @@ from typing import Any
 from .common import UsageError, positive_float, positive_int
 
 
-def add_parser(commands: Any) -> None:
-    contract = commands.add_parser(
-        "contract", help="hold a running auth server to openapi.yaml and the auth rules",
-        description="Exit status: 0 every check passed, was skipped or is a known failure (--baseline), "
+def configure(contract: argparse.ArgumentParser) -> None:
+    contract.description = (
+        "Exit status: 0 every check passed, was skipped or is a known failure (--baseline), "
         "1 a check failed or none could run, 2 bad usage or an unreachable target. Settings also come "
-        "from mockauth-contract.toml or [tool.mockauth.contract] in pyproject.toml; flags override them.",
+        "from mockauth-contract.toml or [tool.mockauth.contract] in pyproject.toml; flags override them."
     )
     add = contract.add_argument
     add("url", nargs="?", help="base URL of the auth server (default: the file's url, or $MOCKAUTH_CONTRACT_URL)")

@@ -6,7 +6,7 @@ import argparse
 import signal
 import sys
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .._errors import ConfigError, MockAuthError
 from .._mock import MockAuth
@@ -20,8 +20,7 @@ if TYPE_CHECKING:
     from .watch import FixtureWatcher
 
 
-def add_parser(commands: Any) -> None:
-    serve = commands.add_parser("serve", help="run the mock auth server")
+def configure(serve: argparse.ArgumentParser) -> None:
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     serve.add_argument(
         "--port", type=port_number, default=DEFAULT_PORT, help=f"port (default: {DEFAULT_PORT}; 0 picks a free one)"
@@ -115,11 +114,13 @@ def run_serve(args: argparse.Namespace) -> int:
                 arming_from_spec(spec, source="cli")
         except MockAuthError as error:
             raise UsageError(f"--mode {spec}: {error}") from None
-    from .._doors.tls import server_tls
+    tls = None
+    if auth.settings.tls:  # a plain-HTTP start never loads the TLS door
+        from .._doors.tls import server_tls
 
-    # Before any server starts: a certificate that is unreadable, expired or not the
-    # key's is one line and exit status 2.
-    tls = server_tls(auth.settings, args.host, log=auth.log)
+        # Before any server starts: a certificate that is unreadable, expired or not the
+        # key's is one line and exit status 2.
+        tls = server_tls(auth.settings, args.host, log=auth.log)
     if args.workers is not None:
         return _serve_production(auth, args, exposure, tls)
     from .._doors.live import Server

@@ -5,19 +5,17 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
 from .common import Parser
 
 EXAMPLE_URL = "https://localhost:8765"
 
 
-def add_parser(commands: Any) -> None:
-    tls = commands.add_parser(
-        "tls", help="mockauth's local certificate authority for serve --tls",
-        description="serve --tls speaks HTTPS with a certificate from a CA that mockauth "
+def configure(tls: argparse.ArgumentParser) -> None:
+    tls.description = (
+        "serve --tls speaks HTTPS with a certificate from a CA that mockauth "
         "makes once and keeps in your data folder ($MOCKAUTH_DATA_DIR overrides it); "
-        "trust it once, and every later serve --tls is trusted.",
+        "trust it once, and every later serve --tls is trusted."
     )
     actions = tls.add_subparsers(dest="action", metavar="ACTION", parser_class=Parser)
     actions.add_parser("trust", help="print the CA certificate's path and how to trust it").set_defaults(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
 from .._fixtures import fixture_problems, load_fixtures
 from .common import UsageError, add_settings, load, plural
@@ -17,8 +16,7 @@ TOKEN_SETTINGS = (
 )
 
 
-def add_parsers(commands: Any) -> None:
-    token = commands.add_parser("token", help="print a valid access token for a fixture user")
+def configure_token(token: argparse.ArgumentParser) -> None:
     token.add_argument("user", help="username or email")
     token.add_argument("--fixtures", metavar="PATH", help="fixture file or folder (default: the bundled fixtures)")
     token.add_argument("--spec", metavar="PATH", help=argparse.SUPPRESS)
@@ -26,10 +24,11 @@ def add_parsers(commands: Any) -> None:
     add_settings(token, TOKEN_SETTINGS)
     token.set_defaults(run=run_token)
 
-    check = commands.add_parser(
-        "check", help="validate fixture files",
-        description="Every mistake gets one line on stderr naming the file, the entry and the "
-        "field; exit status 2 when there is any.",
+
+def configure_check(check: argparse.ArgumentParser) -> None:
+    check.description = (
+        "Every mistake gets one line on stderr naming the file, the entry and the "
+        "field; exit status 2 when there is any."
     )
     check.add_argument("path", nargs="+", help="fixture file or folder")
     check.set_defaults(run=run_check)

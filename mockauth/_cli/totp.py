@@ -8,20 +8,17 @@ import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import Any
 
 from .._modes import DEVELOPMENT_CODE
 from .common import UsageError, add_settings, load
 
 
-def add_parser(commands: Any) -> None:
-    totp = commands.add_parser(
-        "totp",
-        help="print the one-time code that passes a user's mfa step now",
-        description="Print the code that passes USER's mfa step now: its RFC 6238 TOTP code, "
+def configure(totp: argparse.ArgumentParser) -> None:
+    totp.description = (
+        "Print the code that passes USER's mfa step now: its RFC 6238 TOTP code, "
         "its fixed mfa code, or (a user without mfa) the development code that challenges of "
         "the mfa_required mode take. Read from the fixtures at the wall clock, or with "
-        "--server from a running mock, at its clock.",
+        "--server from a running mock, at its clock."
     )
     totp.add_argument("user", help="username or email")
     totp.add_argument("--fixtures", metavar="PATH", help="fixture file or folder (default: the bundled fixtures)")
