@@ -316,7 +316,7 @@ def test_a_crash_report_has_the_request_secrets_scrubbed(monkeypatch: pytest.Mon
             f"bug while checking {call.params['password']} for {call.params['username']}"
         )
 
-    monkeypatch.setitem(mockauth._app.ROUTES, "login", broken)
+    monkeypatch.setitem(mockauth._app.auth_api.ROUTES, "login", broken)
     auth = MockAuth([User("sam", password)], secret=SECRET)
     auth.log_stream = io.StringIO()
     response = auth.test_client().post(

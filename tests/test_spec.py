@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import importlib
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,7 +13,7 @@ from hypothesis import strategies as st
 from openapi_spec_validator import validate
 
 from mockauth import MODES, MockAuth, ModeError, SpecError, default_spec_path
-from mockauth._app import ROUTES
+from mockauth._app import LATER, auth_api
 from mockauth._fixtures import user_arming
 from mockauth._modes import API_OPERATIONS
 from mockauth._spec import CONTROL_TAG, load_spec
@@ -22,7 +25,28 @@ def test_the_spec_is_valid_openapi() -> None:
 
 def test_every_operation_has_a_handler_and_back() -> None:
     spec = load_spec()
-    assert {op.operation_id for op in spec.operations} == set(ROUTES)
+    routed = set(auth_api.ROUTES) | {operation for operations in LATER.values() for operation in operations}
+    assert {op.operation_id for op in spec.operations} == routed
+
+
+@pytest.mark.parametrize("module", sorted(LATER))
+def test_a_module_loaded_later_serves_what_the_table_says(module: str) -> None:
+    # The app imports it on the first request for one of these operations: an operation
+    # missing from its row would be routed to nothing, one too many to the wrong module.
+    assert set(importlib.import_module(f"mockauth._app.{module}").ROUTES) == set(LATER[module])
+
+
+def test_a_login_loads_no_other_api_module() -> None:
+    code = (
+        "import sys; from mockauth import MockAuth, User\n"
+        "auth = MockAuth([User('sam', 'pw')])\n"
+        "assert auth.test_client().post('/auth/login', data={'username': 'sam', 'password': 'pw'}).status_code == 200\n"
+        "print(sorted(m for m in sys.modules if m.startswith('mockauth._app.')))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "mockauth._app.auth_api" in loaded
+    for module in LATER:
+        assert f"mockauth._app.{module}" not in loaded
 
 
 def test_auth_operations_are_not_control_and_control_ones_are() -> None:

@@ -3,13 +3,15 @@
 The app never knows how it is served: the live server, ``responses``, the Werkzeug test
 client and httpx all call the same ``App.__call__``. It is handed its state, the spec and
 its route table (``operationId -> handler``); the handlers live in the modules of the API
-they serve (``auth_api``, ``control_api``) and reach the state through the app.
+they serve (``auth_api``, ``control_api``, ...) and reach the state through the app. A
+module named in ``later`` is imported on the first request for one of its operations.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib
 import socket
 import threading
 import time
@@ -82,6 +84,7 @@ class App:
         subjects: Mapping[str, Subject],
         *,
         shapes: Mapping[str, Shape] | None = None,
+        later: Mapping[str, str] | None = None,
         log: Callable[[str], None] = lambda message: None,
     ) -> None:
         self.state = state
@@ -90,6 +93,9 @@ class App:
         self.handlers = dict(routes)
         self.subjects = dict(subjects)
         self.shapes = dict(shapes or {})
+        # operationId -> the module that serves it, for the operations not routed yet;
+        # the module's ROUTES, SUBJECTS and SHAPES join the tables above when it loads.
+        self.later = dict(later or {})
         self.log = log
         # Built on the first request with a path variable: werkzeug.routing and what it
         # imports (difflib, uuid, platform) are a tenth of `mockauth serve`'s start-up,
@@ -104,7 +110,7 @@ class App:
         self.control_operations = frozenset(
             op.operation_id for op in spec.operations if op.control
         )
-        missing = {op.operation_id for op in spec.operations} - set(self.handlers)
+        missing = {op.operation_id for op in spec.operations} - set(self.handlers) - set(self.later)
         if missing:
             raise SpecError(
                 f"{spec.path}: operations with no handler in mockauth: {', '.join(sorted(missing))}"
@@ -332,6 +338,8 @@ class App:
     def _dispatch_call(
         self, request: Request, call: Call, started: float, guard: Guard | None
     ) -> tuple[Call, Response]:
+        if call.operation not in self.handlers:
+            self._route_later(call.operation)
         # Here, not in dispatch(): static routes (most of the control API) skip the matcher.
         admin_token = self.admin_token or (guard.admin_token if guard is not None else None)
         if admin_token is not None and call.operation in self.control_operations:
@@ -360,6 +368,16 @@ class App:
         except Exception as error:  # a bug: answer JSON, and keep it for check()
             response = self.crashed(error, request.environ, call)
         return call, response
+
+    def _route_later(self, operation: str) -> None:
+        """Import the module that serves `operation` and take in its tables. Two threads
+        may both get here: the import happens once, and both add the same rows."""
+        module = importlib.import_module(self.later[operation])
+        self.subjects.update(getattr(module, "SUBJECTS", {}))
+        self.shapes.update(getattr(module, "SHAPES", {}))
+        # Last: a thread that finds the handler finds the subject and shape as well.
+        for name, handler in module.ROUTES.items():
+            self.handlers.setdefault(name, handler)
 
     def handle(self, call: Call) -> Response:
         handler = self.handlers[call.operation]
