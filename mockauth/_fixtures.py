@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from ._clients import Client, client_from_mapping
 from ._errors import ConfigError, FixtureError, ModeError
@@ -182,8 +182,7 @@ def _base32(text: str) -> bool:
         return False
 
 
-@dataclass(frozen=True)
-class Fixtures:
+class Fixtures(NamedTuple):
     """What a fixtures path holds: its users, OAuth clients and settings, and where they
     came from."""
 

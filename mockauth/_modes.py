@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from ._errors import ModeError
 from ._values import describe, is_number, is_text, is_whole, parse_decimal, parse_integer
@@ -160,8 +160,7 @@ MODES: dict[str, Mode] = {
 }
 
 
-@dataclass(frozen=True)
-class Applied:
+class Applied(NamedTuple):
     """A mode in force for one request, with its options filled in."""
 
     mode: Mode
@@ -212,8 +211,7 @@ class Arming:
         }
 
 
-@dataclass(frozen=True)
-class Selection:
+class Selection(NamedTuple):
     """What a request gets: at most one failure, and a delay from `slow`.
 
     ``deferred``: the arming of the failure when its ``times`` is to be counted only if

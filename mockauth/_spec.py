@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ._errors import SpecError
 from ._values import yaml_problem
@@ -40,8 +39,7 @@ def default_fixtures_path() -> Path:
     return bundled("fixtures")
 
 
-@dataclass(frozen=True)
-class Operation:
+class Operation(NamedTuple):
     operation_id: str
     method: str
     path: str
@@ -53,8 +51,7 @@ class Operation:
         return CONTROL_TAG in self.tags
 
 
-@dataclass(frozen=True)
-class Spec:
+class Spec(NamedTuple):
     path: Path
     text: str
     document: Mapping[str, Any]

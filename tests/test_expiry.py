@@ -10,7 +10,6 @@ login sessions, grants, mfa_tokens.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import pytest
@@ -197,7 +196,7 @@ def small_caps(monkeypatch: pytest.MonkeyPatch) -> None:
     before `auth`, so the stores it opens take them."""
     for module, name, cap in [(grant_store, "CODES", 3), (grant_store, "SESSIONS", 3), (grant_store, "GRANTS", 3),
                               (challenge_store, "CHALLENGES", 3)]:
-        monkeypatch.setattr(module, name, dataclasses.replace(getattr(module, name), cap=cap))
+        monkeypatch.setattr(module, name, getattr(module, name)._replace(cap=cap))
 
 
 def authorize(browser: Client, user: str = "admin", **extra: str) -> tuple[dict[str, Any], str]:

@@ -179,8 +179,12 @@ for _name in MODES:
 def test_stateful_phase_against_live_server() -> None:
     # Built here, not at module level, so pytest does not also collect it as a TestCase.
     machine = api.as_state_machine().TestCase
+    # Derandomized, the walk still changes with changes elsewhere in the package: making
+    # two internal records NamedTuples made it part after 35 requests, every answer up to
+    # there the same, and at 50 examples left it one refresh and no /auth/me answered
+    # 200. At 200 examples each chain is walked ten times or more.
     machine.settings = settings(
-        max_examples=50,
+        max_examples=200,
         stateful_step_count=8,
         derandomize=True,
         database=None,

@@ -13,8 +13,8 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import re
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from werkzeug.wrappers import Request, Response
 
@@ -27,8 +27,7 @@ CONTROL_PREFIX = "/_mockauth"
 GUARD_KEY = "mockauth.guard"
 
 
-@dataclass(frozen=True)
-class Guard:
+class Guard(NamedTuple):
     """What a live server asks of every request it answers: the admin token of the
     control API and dashboard (generated when serving off loopback), and a Host header
     that names this server.

@@ -3,7 +3,6 @@ the issuer of a request, answering tokens or the next challenge of a login."""
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import hmac
 from collections.abc import Callable, Iterable, Mapping
@@ -128,9 +127,7 @@ def taken_effect(app: App, call: Call, effect: str) -> bool:
     if selection.deferred is None:
         return True
     taken = app.state.modes.take(selection)
-    call.selection = dataclasses.replace(
-        selection, deferred=None, failure=selection.failure if taken else None
-    )
+    call.selection = selection._replace(deferred=None, failure=selection.failure if taken else None)
     return taken
 
 

@@ -10,7 +10,6 @@ module named in ``later`` is imported on the first request for one of its operat
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import importlib
 import socket
 import threading
@@ -435,7 +434,7 @@ class App:
                 return handler(self, call)
             finally:
                 if call.selection.deferred is not None:
-                    call.selection = dataclasses.replace(call.selection, failure=None, deferred=None)
+                    call.selection = call.selection._replace(failure=None, deferred=None)
         if mode.effect in ("error", "expire"):
             assert mode.error is not None
             headers = applied.headers()

@@ -11,8 +11,7 @@ from __future__ import annotations
 import ipaddress
 import secrets
 import socket
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from .._app.admin import ADMIN_HEADER, ADMIN_QUERY, Guard
 from .._errors import ConfigError
@@ -40,8 +39,7 @@ def is_loopback(host: str) -> bool:
     )
 
 
-@dataclass(frozen=True)
-class Exposure:
+class Exposure(NamedTuple):
     """How a server about to bind `host` is guarded."""
 
     host: str

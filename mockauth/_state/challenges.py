@@ -15,8 +15,7 @@ from __future__ import annotations
 import functools
 import hmac
 import secrets
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .._fixtures import MIN_SECRET_BITS, User
 from .._modes import DEVELOPMENT_CODE
@@ -32,8 +31,7 @@ if TYPE_CHECKING:
 TOTP_STEP = 30  # seconds (RFC 6238's X)
 
 
-@dataclass(frozen=True)
-class Kind:
+class Kind(NamedTuple):
     """A kind of challenge: the error a login answers with, and the field of its token."""
 
     error: str
@@ -68,8 +66,7 @@ class ChallengeError(Exception):
         self.details = details
 
 
-@dataclass(frozen=True)
-class Challenge:
+class Challenge(NamedTuple):
     """What to ask the user next, and the token that carries the login to that step."""
 
     kind: str

@@ -17,7 +17,7 @@ be atomic across processes is one Redis command or Lua script.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..._settings import Settings
 from .challenges import ChallengeStore, MemoryChallengeStore, RedisChallengeStore
@@ -31,8 +31,7 @@ from .tokens import MemoryTokenStore, RedisTokenStore, TokenStore
 from .users import MemoryUserStore, RedisUserStore, UserStore
 
 
-@dataclass(frozen=True)
-class Stores:
+class Stores(NamedTuple):
     """The stores of one mock, and the lifecycle they share. Every method is safe to
     call from many threads; in a shared store, from many processes."""
 

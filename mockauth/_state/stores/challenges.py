@@ -7,7 +7,7 @@ from __future__ import annotations
 import abc
 import json
 import threading
-from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from .expiring import Bound, MemoryRecords, RedisRecords
 from .redis import STATE_TTL, RedisConnection, guarded
@@ -22,8 +22,7 @@ CHALLENGES = Bound("login challenges (mfa_token, change_token)", 100_000)
 MAX_USERS_TRACKED = 10_000
 
 
-@dataclass(frozen=True)
-class ChallengeRecord:
+class ChallengeRecord(NamedTuple):
     """One challenge handed out: what it asks for, whose login it is, until when (mock
     clock), the steps still to pass after it, and whether the development code passes
     its mfa step (when the mfa_required mode made the login ask for one)."""
@@ -84,7 +83,7 @@ class MemoryChallengeStore(ChallengeStore):
 
     def get(self, token: str) -> ChallengeRecord | None:
         entry = self._challenges.get(token)
-        return None if entry is None else replace(entry[0], used=entry[1])
+        return None if entry is None else entry[0]._replace(used=entry[1])
 
     def use(self, token: str) -> bool:
         return self._challenges.take(token)[0] == "ok"

@@ -21,8 +21,7 @@ from __future__ import annotations
 import heapq
 import math
 import threading
-from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, NamedTuple, Protocol, TypeVar
 
 from .redis import STATE_TTL, RedisConnection
 
@@ -31,8 +30,7 @@ PRUNE_EVERY = 1000
 _TAKE_OUTCOMES = ("ok", "used", "expired", "unknown")
 
 
-@dataclass(frozen=True)
-class Bound:
+class Bound(NamedTuple):
     """How many records of a kind a store keeps, and what it does past that."""
 
     what: str  # "authorization codes", for the refusal's sentence

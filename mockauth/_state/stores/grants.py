@@ -11,11 +11,9 @@ tokens they describe are (stores/tokens.py).
 from __future__ import annotations
 
 import abc
-import dataclasses
 import json
 import threading
-from dataclasses import dataclass
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from .expiring import Bound, MemoryRecords, RedisRecords
 from .redis import STATE_TTL, RedisConnection, guarded
@@ -33,8 +31,7 @@ GRANTS = Bound("grants", MAX_REFRESH_TOKENS, drop_earliest=True)
 MAX_ISSUERS = 64
 
 
-@dataclass(frozen=True)
-class CodeRecord:
+class CodeRecord(NamedTuple):
     """An authorization code: what the token endpoint checks before it exchanges it."""
 
     client_id: str
@@ -49,8 +46,7 @@ class CodeRecord:
     family: str  # the token family its tokens get (revoked if the code is used twice)
 
 
-@dataclass(frozen=True)
-class SessionRecord:
+class SessionRecord(NamedTuple):
     """A browser signed in at the authorization endpoint (its cookie names the session)."""
 
     username: str
@@ -58,8 +54,7 @@ class SessionRecord:
     expires_at: float
 
 
-@dataclass(frozen=True)
-class GrantRecord:
+class GrantRecord(NamedTuple):
     """What a token family was granted: its client and scope, and when the user signed in."""
 
     client_id: str
@@ -252,7 +247,7 @@ class RedisGrantStore(GrantStore):
 
 
 def _dump(record: CodeRecord | SessionRecord | GrantRecord) -> str:
-    return json.dumps(dataclasses.asdict(record), separators=(",", ":"))
+    return json.dumps(record._asdict(), separators=(",", ":"))
 
 
 def _load(kind: type[_R], data: str) -> _R:
