@@ -145,6 +145,8 @@ def parse_json(data: bytes | str) -> Any:
 
 def printable(text: str) -> str:
     """`text` as UTF-8 can carry it: a lone surrogate becomes its backslash escape."""
+    if text.isascii():  # nearly always: nothing to escape, and no copy to make
+        return text
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from .._errors import MockAuthError
@@ -22,6 +23,7 @@ REDACTED = "[redacted]"
 _SECRET_WORDS = ("password", "passwd", "secret", "token")
 
 
+@lru_cache(maxsize=1024)  # every request asks about the same few field names
 def _secret(key: str) -> bool:
     # By name, and by what a name holds: a client's `password2` or `id_token` is as secret.
     lowered = key.lower()
