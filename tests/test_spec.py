@@ -210,3 +210,14 @@ def test_the_redirect_uri_pattern_is_the_servers() -> None:
 
     schemas = load_spec(default_spec_path()).document["components"]["schemas"]
     assert schemas["RedirectUri"]["pattern"] == REDIRECT_URI
+
+
+def test_route_everything_loads_every_module_a_request_would() -> None:
+    code = (
+        "import sys; from mockauth import MockAuth\n"
+        "MockAuth().app.route_everything()\n"
+        "print(sorted(m for m in sys.modules if m.startswith('mockauth._app.')))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    for module in LATER:
+        assert f"mockauth._app.{module}" in loaded

@@ -368,6 +368,13 @@ class App:
             response = self.crashed(error, request.environ, call)
         return call, response
 
+    def route_everything(self) -> None:
+        """Import every API module now: before a server forks its workers, so that they
+        share the code and none imports a module on its first request."""
+        for operation in list(self.later):
+            if operation not in self.handlers:
+                self._route_later(operation)
+
     def _route_later(self, operation: str) -> None:
         """Import the module that serves `operation` and take in its tables. Two threads
         may both get here: the import happens once, and both add the same rows."""

@@ -153,6 +153,7 @@ def _serve_production(
     from .._doors import production as _production
 
     threads = args.threads or _production.DEFAULT_THREADS
+    auth.app.route_everything()
     per_worker = args.workers > 1 and not auth.stores.shared
     if per_worker:
         auth.app.refuse_state_changes(
