@@ -8,7 +8,6 @@ endpoint with ``client_secret_basic`` or ``client_secret_post``); one without is
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -55,7 +54,7 @@ class Client:
     pkce_methods: tuple[str, ...] = PKCE_METHODS
 
     def __post_init__(self) -> None:
-        problem = _client_problem(dataclasses.asdict(self))
+        problem = _client_problem(vars(self))  # the fields, read only: no deep copy (asdict)
         if problem:
             raise ConfigError(f"client {self.client_id!r}: {problem}")
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import dataclasses
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -52,7 +51,7 @@ class User:
     password_expired: bool = False
 
     def __post_init__(self) -> None:
-        problem = _user_problem(dataclasses.asdict(self))
+        problem = _user_problem(vars(self))  # the fields, read only: no deep copy (asdict)
         if problem:
             raise ConfigError(f"user {self.username!r}: {problem}")
 

@@ -9,7 +9,6 @@ import re
 import secrets
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,31 +34,25 @@ class TokenError(Exception):
         self.description = description
 
 
-@dataclass(frozen=True)
 class Keys:
     """The signing key and the verification key, loaded once (PyJWT re-parses PEM bytes
     on every call, which costs milliseconds)."""
 
-    algorithm: str
-    signing: Any
-    verifying: Any
-    kid: str
-    public_jwk: Mapping[str, Any] | None
-    _header_segment: bytes = field(init=False, repr=False, compare=False)
-    _signer: Any = field(init=False, repr=False, compare=False)
-    _prepared: Any = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
+    def __init__(
+        self, algorithm: str, signing: Any, verifying: Any, kid: str, public_jwk: Mapping[str, Any] | None
+    ) -> None:
+        self.algorithm = algorithm
+        self.signing = signing
+        self.verifying = verifying
+        self.kid = kid
+        self.public_jwk = public_jwk
         # The header never changes and PyJWT prepares the key again on every encode
         # (for an HMAC secret that is a PEM check and a JSON parse, about a third of a
         # login), so both are done here once and sign() only serialises the claims.
-        header = json.dumps(
-            {"alg": self.algorithm, "kid": self.kid, "typ": "JWT"}, separators=(",", ":")
-        )
-        signer = jwt.algorithms.get_default_algorithms()[self.algorithm]
-        object.__setattr__(self, "_header_segment", _b64(header.encode()) + b".")
-        object.__setattr__(self, "_signer", signer)
-        object.__setattr__(self, "_prepared", signer.prepare_key(self.signing))
+        header = json.dumps({"alg": algorithm, "kid": kid, "typ": "JWT"}, separators=(",", ":"))
+        self._header_segment = _b64(header.encode()) + b"."
+        self._signer = jwt.algorithms.get_default_algorithms()[algorithm]
+        self._prepared = self._signer.prepare_key(signing)
 
     def sign(self, claims: Mapping[str, Any]) -> str:
         """A compact JWS of `claims`, byte for byte what ``jwt.encode`` would give."""
