@@ -1,6 +1,6 @@
 """What the live server's work around the app costs, against the trivial app on Werkzeug.
 
-    python bench/serve_overheads.py              # 3 rounds, about 2 minutes
+    python bench/serve_overheads.py              # 3 rounds, about 3 minutes
     python bench/serve_overheads.py --rounds 5
 
 Target 3 of bench/run.py compares `mockauth serve` with the trivial Werkzeug app. In-process
@@ -12,7 +12,10 @@ app's in the same round (the median over the rounds):
 - `mockauth serve`, as users run it (the access log on, the read timeout on);
 - the mock's live server without the access log;
 - ... and without the read timeout (a socket timeout: each read waits in poll() first);
-- Werkzeug's `run_simple` with a quiet handler, as the trivial app is served.
+- Werkzeug's `run_simple` with a quiet handler, as the trivial app is served;
+- the live server without the access log and with no journal entry recorded (not a
+  setting: the journal is what `assert_called`, the dashboard and the control API read),
+  for what the journal costs a login.
 
 Load: `wrk -t2 -c16 -d4s -s bench/login.lua` after a 1 s warm-up, one server at a time.
 """
@@ -50,6 +53,8 @@ if how == "run_simple":
 
     run_simple("127.0.0.1", port, auth.app, threaded=True, request_handler=Quiet)
 else:
+    if how == "no_log_no_journal":
+        auth.app._journal = lambda *args: None  # what the journal costs a login, live
     timeout = None if how == "no_log_no_timeout" else auth.settings.read_timeout
     with Server(auth.app, "127.0.0.1", port, quiet=True, read_timeout=timeout):
         while True:
@@ -64,6 +69,8 @@ WAYS: dict[str, Callable[[int], list[str]]] = {
     "live server, no access log, no read timeout": lambda port: [
         sys.executable, "-c", SERVE, "no_log_no_timeout", str(port)],
     "mockauth's app on run_simple, quiet": lambda port: [sys.executable, "-c", SERVE, "run_simple", str(port)],
+    "live server, no access log, no journal": lambda port: [
+        sys.executable, "-c", SERVE, "no_log_no_journal", str(port)],
 }
 
 
