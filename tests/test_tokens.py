@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import jwt
@@ -28,3 +29,34 @@ def test_kid_is_stable_for_a_key() -> None:
     auth = MockAuth(algorithm="ES256")
     token = auth.tokens.access_token(auth.add_user({"username": "a", "password": "p"}))[0]
     assert jwt.get_unverified_header(token)["kid"] == auth.tokens.keys.kid == auth.tokens.keys.jwks()["keys"][0]["kid"]
+
+
+def test_random_tokens_are_as_long_as_secrets_makes_them_and_never_repeat() -> None:
+    import secrets
+
+    from mockauth import _random
+
+    drawn = [_random.token_urlsafe(16) for _ in range(3 * _random.BLOCK // 16)]  # three blocks
+    assert {len(token) for token in drawn} == {len(secrets.token_urlsafe(16))}
+    assert len(set(drawn)) == len(drawn)
+    assert len(_random.token_bytes(_random.BLOCK + 1)) == _random.BLOCK + 1  # more than a block
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_process_never_hands_out_its_parents_bytes() -> None:
+    # A gunicorn worker is a fork of the process that built the app: were the unused rest
+    # of the parent's block copied into it, two workers would issue the same tokens.
+    from mockauth import _random
+
+    _random.token_bytes(1)  # the parent holds a block with unused bytes
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child
+        os.write(writer, _random.token_bytes(64))
+        os._exit(0)
+    os.close(writer)
+    child = os.read(reader, 64)
+    os.close(reader)
+    os.waitpid(pid, 0)
+    assert len(child) == 64
+    assert child != _random.token_bytes(64)

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import functools
 import hmac
-import secrets
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .._fixtures import MIN_SECRET_BITS, User
 from .._modes import DEVELOPMENT_CODE
+from .._random import token_urlsafe
 from .._settings import PasswordPolicy, Settings
 from .clock import Clock
 from .stores import ChallengeStore
@@ -165,7 +165,7 @@ class Challenges:
     # -- the steps ---------------------------------------------------------------------
 
     def _put(self, username: str, steps: tuple[str, ...], *, development_code: bool) -> Challenge:
-        token = secrets.token_urlsafe(32)
+        token = token_urlsafe(32)
         lifetime = self._settings.challenge_lifetime
         now = self._clock.now()
         record = ChallengeRecord(steps[0], username, now + lifetime, steps[1:], development_code)

@@ -4,8 +4,7 @@ what each token family was granted. The mock's clock says when each expires."""
 
 from __future__ import annotations
 
-import secrets
-
+from .._random import token_urlsafe
 from .clock import Clock
 from .stores import GrantStore
 from .stores.grants import CodeRecord, GrantRecord, SessionRecord
@@ -41,7 +40,7 @@ class Grants:
         family: str,
     ) -> str:
         now = self._clock.now()
-        code = secrets.token_urlsafe(32)
+        code = token_urlsafe(32)
         record = CodeRecord(
             client_id, username, scope, redirect_uri, nonce, code_challenge,
             code_challenge_method, auth_time, now + CODE_LIFETIME, family,
@@ -61,7 +60,7 @@ class Grants:
 
     def new_session(self, username: str, auth_time: float | None = None) -> str:
         now = self._clock.now()
-        session_id = secrets.token_urlsafe(32)
+        session_id = token_urlsafe(32)
         record = SessionRecord(username, now if auth_time is None else auth_time, now + SESSION_LIFETIME)
         self._store.add_session(session_id, record, now=now)
         return session_id

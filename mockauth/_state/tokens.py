@@ -6,7 +6,6 @@ import base64
 import hashlib
 import json
 import re
-import secrets
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -18,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from .._errors import ConfigError
 from .._fixtures import User
+from .._random import token_urlsafe
 from .._settings import DEFAULT_ISSUER, Settings
 from .._values import check_json, is_number, parse_json
 from .clock import Clock
@@ -232,7 +232,7 @@ class Tokens:
             "exp": now + lifetime,
             "iss": issuer or self.default_issuer,
             "aud": self.settings.audience,
-            "jti": secrets.token_urlsafe(16),
+            "jti": token_urlsafe(16),
         }
         if lifetime <= 0:  # an expired token was issued in the past, not in the future
             payload["iat"] = payload["nbf"] = now + lifetime - self.settings.access_token_lifetime
@@ -259,7 +259,7 @@ class Tokens:
 
     def issue_refresh(self, username: str, family: str) -> str:
         """A new single-use refresh token of `family`."""
-        refresh = secrets.token_urlsafe(32)
+        refresh = token_urlsafe(32)
         now = self.clock.now()
         record = RefreshRecord(username, family, now + self.settings.refresh_token_lifetime)
         self.store.add_refresh(refresh, record, now=now)
@@ -378,7 +378,7 @@ class Tokens:
 
 def new_family() -> str:
     """The id of a new token family (every token of one login, or one OAuth grant)."""
-    return secrets.token_urlsafe(12)
+    return token_urlsafe(12)
 
 
 _COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
