@@ -27,11 +27,17 @@ def token_bytes(nbytes: int) -> bytes:
     """`nbytes` random bytes, as ``secrets.token_bytes`` gives them."""
     global _block, _used
     with _lock:
-        if _used + nbytes > len(_block):
-            _block, _used = os.urandom(max(BLOCK, nbytes)), 0
-        chunk = _block[_used : _used + nbytes]
-        _used += nbytes
-    return chunk
+        if _used + nbytes <= len(_block):
+            chunk = _block[_used : _used + nbytes]
+            _used += nbytes
+            return chunk
+    # Drawn outside the lock: a thread waiting for the lock while its holder waits for the
+    # GIL to come back from os.urandom could wait for the whole switch interval (5 ms).
+    # Two threads drawing at once each start a block; the rest of the first is dropped.
+    fresh = os.urandom(max(BLOCK, nbytes))
+    with _lock:
+        _block, _used = fresh, nbytes
+    return fresh[:nbytes]
 
 
 def token_urlsafe(nbytes: int) -> str:
