@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -15,9 +16,9 @@ from ._clients import Client, client_from_mapping
 from ._errors import ConfigError, FixtureError, ModeError
 from ._modes import Arming, arming_from_spec, parse_spec
 from ._settings import Settings, check_names
-from ._values import check_json, is_text, yaml_problem
+from ._values import check_json, is_text
 from ._values import describe as _kind
-from ._yaml import load_yaml
+from ._yaml import load_yaml, parse_yaml
 
 # Claims the mock sets itself on every token; a user may not override them.
 RESERVED_CLAIMS = frozenset({"sub", "iat", "nbf", "exp", "iss", "aud", "jti"})
@@ -333,18 +334,7 @@ def _read_yaml(file: Path) -> Mapping[str, Any]:
         raise FixtureError(f"{file}: not UTF-8 text") from None
     except OSError as error:
         raise FixtureError(f"{file}: cannot read: {error.strerror}") from None
-
-    def parse(text: str) -> Any:
-        import yaml
-
-        try:
-            return yaml.safe_load(text)
-        except yaml.YAMLError as error:
-            raise FixtureError(f"{file}: {yaml_problem(error)}") from None
-        except RecursionError:
-            raise FixtureError(f"{file}: invalid YAML: nested too deeply") from None
-
-    document = load_yaml(text, parse)
+    document = load_yaml(text, functools.partial(parse_yaml, file=file, error=FixtureError))
     if document is None:
         return {}
     if not isinstance(document, Mapping):

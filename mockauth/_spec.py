@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from functools import lru_cache
@@ -9,8 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ._errors import SpecError
-from ._values import yaml_problem
-from ._yaml import load_yaml
+from ._yaml import load_yaml, parse_yaml
 
 if TYPE_CHECKING:
     from werkzeug.routing import Map
@@ -102,18 +102,7 @@ def load_spec(path: str | Path | None = None) -> Spec:
         raise SpecError(f"{file}: cannot read the OpenAPI document: not UTF-8 text") from None
     except OSError as error:
         raise SpecError(f"{file}: cannot read the OpenAPI document: {error.strerror}") from None
-
-    def parse(text: str) -> Any:
-        import yaml
-
-        try:
-            # libyaml's loader reads the spec in a tenth of the time of the pure-Python
-            # one; same documents, same errors.
-            return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-        except yaml.YAMLError as error:
-            raise SpecError(f"{file}: {yaml_problem(error)}") from None
-
-    document = load_yaml(text, parse)
+    document = load_yaml(text, functools.partial(parse_yaml, file=file, error=SpecError))
     if not isinstance(document, Mapping) or not isinstance(document.get("paths"), Mapping):
         raise SpecError(f"{file}: not an OpenAPI document (no 'paths' mapping)")
     mock_only_tags = {

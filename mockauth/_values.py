@@ -173,10 +173,3 @@ def parse_decimal(text: str) -> float:
     if not math.isfinite(number):
         raise ValueError(f"expected a number, got {describe(text)}")
     return number
-
-
-def yaml_problem(error: Exception) -> str:
-    """A YAML parser's error in one line: where, then what (PyYAML's own text spans lines)."""
-    mark = getattr(error, "problem_mark", None)
-    where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-    return f"invalid YAML{where}: {getattr(error, 'problem', None) or 'invalid YAML'}"
