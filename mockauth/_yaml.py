@@ -20,6 +20,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import sys
 import threading
 from collections.abc import Callable
@@ -30,6 +31,7 @@ CACHE_DIR_VARIABLE = "MOCKAUTH_CACHE_DIR"
 MAX_ENTRIES = 64
 # Part of every key: a change to what is kept (or how) starts a new set of files.
 _FORMAT = b"mockauth-yaml-1\n"
+_ENTRY_NAME = r"[0-9a-f]{64}\.json"  # compiled when first pruning, not at every start
 
 
 def cache_dir() -> Path | None:
@@ -108,7 +110,10 @@ def _keep(entry: Path, document: Any) -> None:
             spare.unlink(missing_ok=True)  # a full disk leaves no half-written file behind
         return
     with contextlib.suppress(OSError):
-        entries = sorted(entry.parent.glob("*.json"), key=_modified)
+        # Only its own entries: the folder may be one the user named, holding other files.
+        entries = sorted(
+            (path for path in entry.parent.glob("*.json") if re.fullmatch(_ENTRY_NAME, path.name)), key=_modified
+        )
         for old in entries[:-MAX_ENTRIES]:
             old.unlink(missing_ok=True)
 

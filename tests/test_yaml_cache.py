@@ -140,3 +140,14 @@ def test_a_full_cache_drops_the_least_recently_used(cache: Path) -> None:
     assert parse.calls == MAX_ENTRIES + 1  # "first" was parsed once: never dropped
     load_yaml("n: 0\n", parse)
     assert parse.calls == MAX_ENTRIES + 2  # the oldest entry was
+
+
+def test_a_full_cache_drops_only_its_own_files(cache: Path) -> None:
+    # MOCKAUTH_CACHE_DIR may name a folder that holds other JSON files of the user's.
+    cache.mkdir(parents=True)
+    (cache / "notes.json").write_text("{}")
+    parse = Parser()
+    for number in range(MAX_ENTRIES + 3):
+        load_yaml(f"n: {number}\n", parse)
+    assert (cache / "notes.json").read_text() == "{}"
+    assert len(list(cache.glob("*.json"))) == MAX_ENTRIES + 1

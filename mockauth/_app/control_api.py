@@ -3,6 +3,7 @@ dashboard that drives them."""
 
 from __future__ import annotations
 
+import contextlib
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -273,15 +274,13 @@ def _expires_in(body: dict[str, Any]) -> int | None:
     if "expires_in" not in body:
         return None
     expires_in = body["expires_in"]
-    try:
-        check_lifetime(expires_in)
-    except ConfigError:
-        expires_in = None
-    if expires_in is None:
-        raise bad_request(
-            f"The field 'expires_in' must be a whole number of seconds from -{MAX_LIFETIME} to {MAX_LIFETIME}."
-        )
-    return int(expires_in)
+    with contextlib.suppress(ConfigError):
+        if expires_in is not None:
+            check_lifetime(expires_in)
+            return int(expires_in)
+    raise bad_request(
+        f"The field 'expires_in' must be a whole number of seconds from -{MAX_LIFETIME} to {MAX_LIFETIME}."
+    )
 
 
 def control_decode_token(app: App, call: Call) -> Response:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._app.admin import GUARD_KEY, Guard
 from .._errors import Disconnected, ServerError
+from .._values import printable
 from .live import listen, log_access, logged_path
 
 if TYPE_CHECKING:
@@ -95,7 +96,7 @@ def serve(
             sent = getattr(resp, "sent", None)
             line = f'{environ["REQUEST_METHOD"]} {shown} {environ.get("SERVER_PROTOCOL", "-")}'
             log_access(
-                environ.get("REMOTE_ADDR", "-"), line.encode("utf-8", "backslashreplace").decode("utf-8"),
+                environ.get("REMOTE_ADDR", "-"), printable(line),
                 status, sent if sent is not None else "-",
             )
 
