@@ -376,3 +376,26 @@ def test_users_with_wrong_codes_or_spent_steps_are_bounded(auth: MockAuth, monke
     assert store.counts()["users"] <= 2 + 2  # two of each kind at most
     assert not store.spend_step("user4", 10)  # the newest is kept
     assert store.add_failure("user4") == 2
+
+
+def test_a_full_memory_store_makes_room_for_many_at_once_and_refuses_without_a_pass() -> None:
+    # A pass over 100,000 records at every addition past the cap would make each addition
+    # cost the whole store: dropping goes down to nine tenths of the cap, and a refusal
+    # is remembered until the earliest record ends.
+    from mockauth._state.stores.expiring import Bound, MemoryRecords, StoreFull
+    from mockauth._state.stores.grants import SessionRecord
+
+    dropping = MemoryRecords[SessionRecord](Bound("grants", 100, drop_earliest=True))
+    for n in range(101):
+        dropping.add(f"k{n}", SessionRecord("u", 0.0, 1000.0 + n), now=0.0)
+    assert len(dropping) == 91
+    assert dropping.get("k0") is None and dropping.get("k100") is not None
+    refusing = MemoryRecords[SessionRecord](Bound("sessions", 3))
+    for n in range(3):
+        refusing.add(f"k{n}", SessionRecord("u", 0.0, 100.0 + n), now=0.0)
+    for now in (10.0, 50.0):
+        with pytest.raises(StoreFull) as full:
+            refusing.add("more", SessionRecord("u", 0.0, 500.0), now=now)
+        assert full.value.retry_after == 100 - now
+    refusing.add("more", SessionRecord("u", 0.0, 500.0), now=100.0)  # k0 has ended
+    assert refusing.get("k0") is None and refusing.get("more") is not None

@@ -5,7 +5,8 @@ Each record carries its ``expires_at`` in the mock's time and a used flag (a cod
 challenge is taken once). A record is kept FORGET_AFTER seconds past its end, so that a
 clock moved back by less than that still finds it, and a code used once is still told
 apart from an unknown one (its second use revokes its tokens). Each store looks for what
-it may forget every PRUNE_EVERY additions; Redis keys carry only the namespace's TTL,
+it may forget every PRUNE_EVERY additions (in memory: or every quarter of what it holds,
+if that is more, so that the pass costs each addition a few steps); Redis keys carry only the namespace's TTL,
 never one of a record's own (Redis's clock is the wall clock, which runs on while the
 mock's stands still).
 
@@ -13,7 +14,8 @@ Each kind is capped (its ``Bound``). At the cap, records that have expired go fi
 margin or not; past that, a record still alive is never forgotten and the new one is
 refused (``StoreFull``, answered ``503 temporarily_unavailable`` with ``Retry-After``),
 except for kinds whose bound says to drop the earliest to expire (grants, which go with
-the refresh tokens they describe, dropped the same way at the same cap).
+the refresh tokens they describe, dropped the same way at the same cap: in memory down
+to nine tenths of it, so that the next drop is many additions away).
 """
 
 from __future__ import annotations
@@ -67,11 +69,17 @@ class MemoryRecords(Generic[R]):
         self._lock = threading.Lock()
         self._entries: dict[str, tuple[R, bool]] = {}
         self._added = 0
+        # A look is one pass over the records: every PRUNE_EVERY additions, or every
+        # quarter of what is held if that is more, so that each addition pays a few steps
+        # however many there are (as the token store does).
+        self._next_look = 0
+        # Full of records alive until then: an addition before it is refused without a pass.
+        self._full_until = -math.inf
 
     def add(self, key: str, record: R, now: float) -> None:
         with self._lock:
             self._added += 1
-            if self._added % PRUNE_EVERY == 0:
+            if self._added >= max(PRUNE_EVERY, self._next_look):
                 self._forget(now - FORGET_AFTER)
             if key not in self._entries and len(self._entries) >= self.bound.cap:
                 self._make_room(now)
@@ -99,28 +107,36 @@ class MemoryRecords(Generic[R]):
     def remove(self, key: str) -> None:
         with self._lock:
             self._entries.pop(key, None)
+            self._full_until = -math.inf  # a record added next may end before the one that did
 
     def clear(self) -> None:
         with self._lock:
             self._entries = {}
+            self._full_until = -math.inf
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def _forget(self, horizon: float) -> None:
         self._entries = {k: entry for k, entry in self._entries.items() if entry[0].expires_at > horizon}
+        self._added = 0
+        self._next_look = len(self._entries) // 4
 
     def _make_room(self, now: float) -> None:
         """Room for one more at the cap (lock held): the expired go, then the earliest
-        to expire when the bound says so; else StoreFull."""
+        to expire when the bound says so (down to nine tenths of the cap, so that the
+        next drop is many additions away); else StoreFull."""
+        if now < self._full_until:
+            raise StoreFull(self.bound.what, self.bound.cap, math.ceil(self._full_until - now))
         self._forget(now)
-        excess = len(self._entries) - self.bound.cap + 1
+        cap = self.bound.cap
+        excess = len(self._entries) - cap + (max(1, cap // 10) if self.bound.drop_earliest else 1)
         if excess <= 0:
             return
         earliest = heapq.nsmallest(excess, self._entries.items(), key=lambda item: item[1][0].expires_at)
         if not self.bound.drop_earliest:
-            first = earliest[0][1][0].expires_at
-            raise StoreFull(self.bound.what, self.bound.cap, math.ceil(first - now))
+            self._full_until = earliest[0][1][0].expires_at
+            raise StoreFull(self.bound.what, cap, math.ceil(self._full_until - now))
         for key, _ in earliest:
             del self._entries[key]
 
