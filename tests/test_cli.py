@@ -322,3 +322,5 @@ def test_the_readmes_python_section_runs_as_written() -> None:
     namespace: dict[str, object] = {}
     exec(compile(snippet, "README.md, ## Python", "exec"), namespace)  # every server it starts is on a free port
     assert "auth" in namespace
+    assert namespace["r"].status_code == 200  # type: ignore[attr-defined]  # ann logged in over a socket
+    namespace["http"].close()  # type: ignore[attr-defined]

@@ -152,14 +152,14 @@ def test_no_redis_key_expires_with_a_token_a_code_a_session_or_a_challenge(redis
     client = auth.test_client()
     auth.clock.freeze(FROZEN_AT - 10 * 86_400)  # far from the wall clock, either way
     tokens = login(client).get_json()
-    client.post("/auth/refresh", data={"refresh_token": tokens["refresh_token"]})
-    client.post("/auth/refresh", data={"refresh_token": tokens["refresh_token"]})  # reuse
+    assert client.post("/auth/refresh", data={"refresh_token": tokens["refresh_token"]}).status_code == 200
+    assert client.post("/auth/refresh", data={"refresh_token": tokens["refresh_token"]}).status_code == 401  # reuse
     client.post("/auth/logout", headers=bearer(auth.issue_token(USER, expires_in=5)))
     code, verifier = code_for(client)
     assert exchange(client, code, verifier).status_code == 200
     mfa_token = challenged(client)
-    client.post("/auth/mfa", data={"mfa_token": mfa_token, "code": "000000"})
-    client.post("/auth/mfa", data={"mfa_token": mfa_token, "code": auth.totp(MFA_USER)})
+    assert client.post("/auth/mfa", data={"mfa_token": mfa_token, "code": "000000"}).status_code == 401
+    assert client.post("/auth/mfa", data={"mfa_token": mfa_token, "code": auth.totp(MFA_USER)}).status_code == 200
     auth.clock.set(FROZEN_AT + 10 * 86_400)
     client.post("/auth/logout", headers=bearer(login(client).get_json()["access_token"]))
     code_for(client)

@@ -191,8 +191,8 @@ def test_port_in_use_is_a_clear_error(auth: MockAuth) -> None:
 @pytest.mark.parametrize("port", [99999, -1, "8765"])
 def test_a_port_that_is_no_port_is_a_config_error(auth: MockAuth, port: object) -> None:
     # getaddrinfo() took 99999 for 34463, and -1 for "Unknown error -8"
-    with pytest.raises(ConfigError, match="port: expected a whole number from 0 to 65535"):
-        auth.serve(port=port).start()  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="port: expected a whole number from 0 to 65535"), auth.serve(port=port):  # type: ignore[arg-type]
+        pass
 
 
 @pytest.mark.parametrize(

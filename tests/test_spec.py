@@ -43,7 +43,7 @@ def test_a_login_loads_no_other_api_module() -> None:
         "assert auth.test_client().post('/auth/login', data={'username': 'sam', 'password': 'pw'}).status_code == 200\n"
         "print(sorted(m for m in sys.modules if m.startswith('mockauth._app.')))"
     )
-    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60).stdout
     assert "mockauth._app.auth_api" in loaded
     for module in LATER:
         assert f"mockauth._app.{module}" not in loaded
@@ -218,6 +218,6 @@ def test_route_everything_loads_every_module_a_request_would() -> None:
         "MockAuth().app.route_everything()\n"
         "print(sorted(m for m in sys.modules if m.startswith('mockauth._app.')))"
     )
-    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60).stdout
     for module in LATER:
         assert f"mockauth._app.{module}" in loaded

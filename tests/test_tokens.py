@@ -51,9 +51,11 @@ def test_a_forked_process_never_hands_out_its_parents_bytes() -> None:
     _random.token_bytes(1)  # the parent holds a block with unused bytes
     reader, writer = os.pipe()
     pid = os.fork()
-    if pid == 0:  # the child
-        os.write(writer, _random.token_bytes(64))
-        os._exit(0)
+    if pid == 0:  # the child: whatever happens, it leaves here and never runs the suite on
+        try:
+            os.write(writer, _random.token_bytes(64))
+        finally:
+            os._exit(0)
     os.close(writer)
     child = os.read(reader, 64)
     os.close(reader)

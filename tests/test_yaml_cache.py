@@ -64,7 +64,7 @@ def test_a_cached_start_imports_no_yaml(cache: Path, tmp_path: Path) -> None:
         f"load_fixtures({str(file)!r}); print('yaml' in sys.modules)"
     )
     runs = [
-        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
         for _ in range(2)
     ]
     assert [run.stdout.strip() for run in runs] == ["True", "False"]
