@@ -71,6 +71,11 @@ def login(client: Client, username: str = USER, password: str = PASSWORD, **kwar
     return client.post("/auth/login", data={"username": username, "password": password}, **kwargs)
 
 
+def send_code(client: Client, mfa_token: str, code: str) -> TestResponse:
+    """The second step of a challenged login: the one-time code."""
+    return client.post("/auth/mfa", data={"mfa_token": mfa_token, "code": code})
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 

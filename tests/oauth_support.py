@@ -12,6 +12,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
+# The bundled confidential client, and a redirect URI it has registered.
+DEMO_REDIRECT = "http://127.0.0.1:5000/cb"
+DEMO_BASIC = {"Authorization": "Basic " + base64.b64encode(b"demo-client:demo-secret").decode()}
+
 _HIDDEN = re.compile(r'<input type=hidden name="([^"]*)" value="([^"]*)">')
 
 

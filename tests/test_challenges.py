@@ -11,7 +11,7 @@ from typing import Any
 
 import anyio
 import pytest
-from conftest import PASSWORD, USER, assert_error, bearer, login, rfc6238
+from conftest import PASSWORD, USER, assert_error, bearer, login, rfc6238, send_code
 from werkzeug.test import Client, TestResponse
 
 from mockauth import MockAuth
@@ -32,10 +32,6 @@ def challenged(client: Client, username: str = MFA_USER, password: str = PASSWOR
     assert response.headers["Cache-Control"] == "no-store"
     body: dict[str, Any] = response.get_json()
     return body
-
-
-def send_code(client: Client, mfa_token: str, code: str) -> TestResponse:
-    return client.post("/auth/mfa", data={"mfa_token": mfa_token, "code": code})
 
 
 def send_password(client: Client, change_token: str, new_password: str) -> TestResponse:

@@ -10,13 +10,13 @@ from urllib.parse import urlsplit
 
 import jwt
 import pytest
+from oauth_support import DEMO_REDIRECT as REDIRECT
 from oauth_support import hidden_fields, pkce_pair, query_of
 from werkzeug.test import Client, TestResponse
 
 from mockauth import MockAuth
 
 BASE = "http://auth.test:9000"
-REDIRECT = "http://127.0.0.1:5000/cb"
 SECRETS = {"demo-client": "demo-secret"}
 
 

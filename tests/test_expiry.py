@@ -13,7 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import PASSWORD, USER, assert_error, bearer, login, new_namespace
+from conftest import PASSWORD, USER, assert_error, bearer, login, new_namespace, send_code
+from oauth_support import DEMO_BASIC as BASIC
+from oauth_support import DEMO_REDIRECT as REDIRECT
 from oauth_support import hidden_fields, pkce_pair, query_of
 from werkzeug.test import Client, TestResponse
 
@@ -186,8 +188,6 @@ def test_no_redis_key_expires_with_a_token_a_code_a_session_or_a_challenge(redis
 MFA_USER = "mfa@example.com"
 STEP_START = FROZEN_AT + 10  # the first second of a 30-second TOTP step
 CHALLENGE_LIFETIME = 300  # the default challenge_lifetime
-REDIRECT = "http://127.0.0.1:5000/cb"
-BASIC = {"Authorization": "Basic ZGVtby1jbGllbnQ6ZGVtby1zZWNyZXQ="}  # demo-client:demo-secret
 
 
 @pytest.fixture
@@ -236,10 +236,6 @@ def challenged(client: Client) -> str:
     answer = login(client, MFA_USER, PASSWORD)
     assert answer.status_code == 403, answer.get_data(as_text=True)
     return str(answer.get_json()["mfa_token"])
-
-
-def send_code(client: Client, mfa_token: str, code: str) -> TestResponse:
-    return client.post("/auth/mfa", data={"mfa_token": mfa_token, "code": code})
 
 
 def test_an_authorization_code_expires_on_the_mock_clock_and_is_forgotten_after_the_margin(

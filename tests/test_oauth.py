@@ -15,14 +15,14 @@ from typing import Any
 import jwt
 import pytest
 from conftest import assert_error, bearer
+from oauth_support import DEMO_BASIC as BASIC
+from oauth_support import DEMO_REDIRECT as REDIRECT
 from oauth_support import hidden_fields, pkce_pair, query_of
 from werkzeug.test import Client, TestResponse
 
 from mockauth import ConfigError, FixtureError, MockAuth, load_fixtures
 
 STORES = ("memory", "redis", "redis-pair")
-REDIRECT = "http://127.0.0.1:5000/cb"
-BASIC = {"Authorization": "Basic " + base64.b64encode(b"demo-client:demo-secret").decode()}
 
 
 def token(client: Client, form: dict[str, str], headers: dict[str, str] | None = None) -> TestResponse:
