@@ -374,18 +374,16 @@ def test_users_with_wrong_codes_or_spent_steps_are_bounded(auth: MockAuth, monke
     assert store.add_failure("user4") == 2
 
 
-def test_a_full_memory_store_makes_room_for_many_at_once_and_refuses_without_a_pass() -> None:
-    # A pass over 100,000 records at every addition past the cap would make each addition
-    # cost the whole store: dropping goes down to nine tenths of the cap, and a refusal
-    # is remembered until the earliest record ends.
+def test_a_full_memory_store_drops_the_earliest_to_end_or_refuses_until_it_ends() -> None:
     from mockauth._state.stores.expiring import Bound, MemoryRecords, StoreFull
     from mockauth._state.stores.grants import SessionRecord
 
     dropping = MemoryRecords[SessionRecord](Bound("grants", 100, drop_earliest=True))
-    for n in range(101):
+    for n in reversed(range(101)):  # the latest end first: the end decides, not the order of adding
         dropping.add(f"k{n}", SessionRecord("u", 0.0, 1000.0 + n), now=0.0)
-    assert len(dropping) == 91
-    assert dropping.get("k0") is None and dropping.get("k100") is not None
+    assert len(dropping) == 100
+    assert dropping.get("k1") is None  # the earliest to end when k0 came
+    assert dropping.get("k0") is not None and dropping.get("k2") is not None and dropping.get("k100") is not None
     refusing = MemoryRecords[SessionRecord](Bound("sessions", 3))
     for n in range(3):
         refusing.add(f"k{n}", SessionRecord("u", 0.0, 100.0 + n), now=0.0)
@@ -393,5 +391,24 @@ def test_a_full_memory_store_makes_room_for_many_at_once_and_refuses_without_a_p
         with pytest.raises(StoreFull) as full:
             refusing.add("more", SessionRecord("u", 0.0, 500.0), now=now)
         assert full.value.retry_after == 100 - now
-    refusing.add("more", SessionRecord("u", 0.0, 500.0), now=100.0)  # k0 has ended
-    assert refusing.get("k0") is None and refusing.get("more") is not None
+    refusing.remove("k0")
+    refusing.add("k0", SessionRecord("u", 0.0, 400.0), now=60.0)  # back, ending later: its old end is stale
+    with pytest.raises(StoreFull) as full:
+        refusing.add("more", SessionRecord("u", 0.0, 500.0), now=60.0)
+    assert full.value.retry_after == 101 - 60  # k1 ends first now
+    refusing.add("more", SessionRecord("u", 0.0, 500.0), now=101.0)  # k1 has ended
+    assert refusing.get("k1") is None and refusing.get("more") is not None
+    assert refusing.get("k0") is not None  # its stale end at 100 forgot nothing
+
+
+def test_the_heap_of_ends_stays_within_twice_what_is_held() -> None:
+    from mockauth._state.stores.expiring import Ending
+
+    ending: Ending[float] = Ending(lambda until: until)
+    for n in range(20_000):  # one key, a later end each time: every earlier entry goes stale
+        ending.set("family", float(n))
+    assert len(ending) == 1 and len(ending._ends) <= 2 * 1 + 1000
+    ending.forget_ended(19_998.0)
+    assert ending.held == {"family": 19_999.0}
+    ending.forget_ended(19_999.0)
+    assert len(ending) == 0 and ending.first_end() == float("inf")

@@ -4,18 +4,17 @@ login challenges), in memory and in Redis side by side, bounded the same way on 
 Each record carries its ``expires_at`` in the mock's time and a used flag (a code or a
 challenge is taken once). A record is kept FORGET_AFTER seconds past its end, so that a
 clock moved back by less than that still finds it, and a code used once is still told
-apart from an unknown one (its second use revokes its tokens). Each store looks for what
-it may forget every PRUNE_EVERY additions (in memory: or every quarter of what it holds,
-if that is more, so that the pass costs each addition a few steps); Redis keys carry only the namespace's TTL,
-never one of a record's own (Redis's clock is the wall clock, which runs on while the
-mock's stands still).
+apart from an unknown one (its second use revokes its tokens). In memory, each addition
+forgets what has ended (``Ending``: what that removes is all it costs); in Redis, every
+PRUNE_EVERY additions. Redis keys carry only the namespace's TTL, never one of a
+record's own (Redis's clock is the wall clock, which runs on while the mock's stands
+still).
 
 Each kind is capped (its ``Bound``). At the cap, records that have expired go first,
 margin or not; past that, a record still alive is never forgotten and the new one is
 refused (``StoreFull``, answered ``503 temporarily_unavailable`` with ``Retry-After``),
 except for kinds whose bound says to drop the earliest to expire (grants, which go with
-the refresh tokens they describe, dropped the same way at the same cap: in memory down
-to nine tenths of it, so that the next drop is many additions away).
+the refresh tokens they describe, dropped the same way at the same cap).
 """
 
 from __future__ import annotations
@@ -23,6 +22,7 @@ from __future__ import annotations
 import heapq
 import math
 import threading
+from collections.abc import Callable
 from typing import Generic, NamedTuple, Protocol, TypeVar
 
 from .redis import STATE_TTL, RedisConnection
@@ -61,39 +61,93 @@ class _Expiring(Protocol):
 R = TypeVar("R", bound=_Expiring)
 
 
+V = TypeVar("V")
+
+
+class Ending(Generic[V]):
+    """Values by key that each end at a time of the mock's clock, with a heap of
+    (end, key) beside them, earliest first: forgetting what has ended and dropping what
+    ends first cost what they remove, never a pass over all that is held (at the cap of
+    100,000 refresh tokens, a pass and a sort every 10,000 logins were a seventh of the
+    app's time under gunicorn, bench/RESULTS.md).
+
+    The heap is not told when a value is replaced or removed: an entry whose end is no
+    longer its key's is passed over when it comes up, and the heap is built afresh when
+    such entries would make it more than twice the size of what is held."""
+
+    def __init__(self, end: Callable[[V], float]) -> None:
+        self.held: dict[str, V] = {}
+        self._end = end
+        self._ends: list[tuple[float, str]] = []
+
+    def __len__(self) -> int:
+        return len(self.held)
+
+    def set(self, key: str, value: V) -> None:
+        self.held[key] = value
+        heapq.heappush(self._ends, (self._end(value), key))
+        if len(self._ends) > 2 * len(self.held) + 1000:
+            self._ends = [(self._end(value), key) for key, value in self.held.items()]
+            heapq.heapify(self._ends)
+
+    def forget_ended(self, horizon: float) -> None:
+        """Remove every value that ends at or before `horizon`."""
+        while self._ends and self._ends[0][0] <= horizon:
+            self._pop_first()
+
+    def drop_down_to(self, size: int) -> None:
+        """Remove the values that end first until `size` are left."""
+        while len(self.held) > size:
+            self._pop_first()
+
+    def first_end(self) -> float:
+        """When the first value held ends (infinity when none is)."""
+        while self._ends:
+            end, key = self._ends[0]
+            if key in self.held and self._end(self.held[key]) == end:
+                return end
+            heapq.heappop(self._ends)
+        return math.inf
+
+    def clear(self) -> None:
+        self.held.clear()
+        self._ends.clear()
+
+    def _pop_first(self) -> None:
+        end, key = heapq.heappop(self._ends)
+        value = self.held.get(key)
+        if value is not None and self._end(value) == end:
+            del self.held[key]
+
+
+def _record_end(entry: tuple[_Expiring, bool]) -> float:
+    return entry[0].expires_at
+
+
 class MemoryRecords(Generic[R]):
     """Records by key with their used flag, bounded (see the module docstring)."""
 
     def __init__(self, bound: Bound) -> None:
         self.bound = bound
         self._lock = threading.Lock()
-        self._entries: dict[str, tuple[R, bool]] = {}
-        self._added = 0
-        # A look is one pass over the records: every PRUNE_EVERY additions, or every
-        # quarter of what is held if that is more, so that each addition pays a few steps
-        # however many there are (as the token store does).
-        self._next_look = 0
-        # Full of records alive until then: an addition before it is refused without a pass.
-        self._full_until = -math.inf
+        self._entries: Ending[tuple[R, bool]] = Ending(_record_end)
 
     def add(self, key: str, record: R, now: float) -> None:
         with self._lock:
-            self._added += 1
-            if self._added >= max(PRUNE_EVERY, self._next_look):
-                self._forget(now - FORGET_AFTER)
-            if key not in self._entries and len(self._entries) >= self.bound.cap:
+            self._entries.forget_ended(now - FORGET_AFTER)
+            if key not in self._entries.held and len(self._entries) >= self.bound.cap:
                 self._make_room(now)
-            self._entries[key] = (record, False)
+            self._entries.set(key, (record, False))
 
     def get(self, key: str) -> tuple[R, bool] | None:
         """The record and whether it was used; None when unknown."""
-        return self._entries.get(key)
+        return self._entries.held.get(key)
 
     def take(self, key: str, now: float | None = None) -> tuple[str, R | None]:
         """Use a record once: ("ok", record); ("used", record) when used before;
         ("expired", record) when `now` is past its end; ("unknown", None)."""
         with self._lock:
-            entry = self._entries.get(key)
+            entry = self._entries.held.get(key)
             if entry is None:
                 return "unknown", None
             record, used = entry
@@ -101,44 +155,31 @@ class MemoryRecords(Generic[R]):
                 return "used", record
             if now is not None and record.expires_at <= now:
                 return "expired", record
-            self._entries[key] = (record, True)
+            self._entries.held[key] = (record, True)  # the same end: its place in the heap stands
             return "ok", record
 
     def remove(self, key: str) -> None:
         with self._lock:
-            self._entries.pop(key, None)
-            self._full_until = -math.inf  # a record added next may end before the one that did
+            self._entries.held.pop(key, None)
 
     def clear(self) -> None:
         with self._lock:
-            self._entries = {}
-            self._full_until = -math.inf
+            self._entries.clear()
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def _forget(self, horizon: float) -> None:
-        self._entries = {k: entry for k, entry in self._entries.items() if entry[0].expires_at > horizon}
-        self._added = 0
-        self._next_look = len(self._entries) // 4
-
     def _make_room(self, now: float) -> None:
         """Room for one more at the cap (lock held): the expired go, then the earliest
-        to expire when the bound says so (down to nine tenths of the cap, so that the
-        next drop is many additions away); else StoreFull."""
-        if now < self._full_until:
-            raise StoreFull(self.bound.what, self.bound.cap, math.ceil(self._full_until - now))
-        self._forget(now)
+        to expire when the bound says so; else StoreFull."""
+        self._entries.forget_ended(now)
         cap = self.bound.cap
-        excess = len(self._entries) - cap + (max(1, cap // 10) if self.bound.drop_earliest else 1)
-        if excess <= 0:
+        if len(self._entries) < cap:
             return
-        earliest = heapq.nsmallest(excess, self._entries.items(), key=lambda item: item[1][0].expires_at)
-        if not self.bound.drop_earliest:
-            self._full_until = earliest[0][1][0].expires_at
-            raise StoreFull(self.bound.what, cap, math.ceil(self._full_until - now))
-        for key, _ in earliest:
-            del self._entries[key]
+        if self.bound.drop_earliest:
+            self._entries.drop_down_to(cap - 1)
+            return
+        raise StoreFull(self.bound.what, cap, math.ceil(self._entries.first_end() - now))
 
 
 # A record is one hash field, "<used 0|1><text>", with its end in a sorted set beside.

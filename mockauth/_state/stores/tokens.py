@@ -4,27 +4,23 @@ signing key generated at start (so every process sharing the store signs with it
 from __future__ import annotations
 
 import abc
-import heapq
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
-from .expiring import FORGET_AFTER, StoreFull
+from .expiring import FORGET_AFTER, Ending, StoreFull
 from .redis import STATE_TTL, RedisConnection, guarded
 
 # Expiry follows the mock's clock on every store: a refresh token, a revoked access
 # token or a revoked family is forgotten once the mock's time (never the wall clock,
 # which runs on while the mock's is frozen) is FORGET_AFTER seconds past its end, so a
-# clock moved back by less than that still finds every revocation in place. Each store
-# looks for what it may forget every PRUNE_EVERY additions (the memory store: or every
-# quarter of what it holds, if that is more, so that a look, one pass over the store,
-# costs each addition a few steps however large the store grows: at 100,000 refresh
-# tokens, a pass every 1,000 logins made each login 20 % dearer, bench/RESULTS.md).
+# clock moved back by less than that still finds every revocation in place. The memory
+# store forgets at each addition what has ended (``Ending``: it costs what it removes);
+# the Redis store looks every PRUNE_EVERY additions.
 PRUNE_EVERY = 1000
 # Bounds whatever the clock does (a frozen clock forgets nothing). Past
-# MAX_REFRESH_TOKENS the earliest-expiring refresh tokens are dropped, down to nine tenths
-# of it (the next drop is then many logins away): a dropped one is
-# refused as unknown, never let in. A revocation is never dropped while its token may
+# MAX_REFRESH_TOKENS the earliest-expiring refresh token is dropped for each one added:
+# a dropped one is refused as unknown, never let in. A revocation is never dropped while its token may
 # live (that would let it in again): past MAX_REVOCATIONS, a logout is refused instead
 # (RevocationsFull, answered 503) until some expire.
 MAX_REFRESH_TOKENS = 100_000
@@ -38,8 +34,7 @@ class RevocationsFull(StoreFull):
         super().__init__("revoked tokens", MAX_REVOCATIONS, 60)
 
 
-@dataclass(slots=True)
-class RefreshRecord:
+class RefreshRecord(NamedTuple):
     username: str
     family: str
     expires_at: float
@@ -93,60 +88,72 @@ class TokenStore(abc.ABC):
         ...
 
 
+# A refresh record as the memory store keeps it: a plain tuple of strings, a float and
+# a bool, which the garbage collector stops tracking (it never does for a NamedTuple),
+# so that its passes do not walk 100,000 of them.
+_Kept = tuple[str, str, float, bool]
+
+
+def _refresh_end(kept: _Kept) -> float:
+    return kept[2]
+
+
+def _revocation_end(until: float) -> float:
+    return until
+
+
 class MemoryTokenStore(TokenStore):
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._refresh: dict[str, RefreshRecord] = {}
+        self._refresh: Ending[_Kept] = Ending(_refresh_end)
         # jti or family -> the mock time after which it may be forgotten
-        self._revoked_jtis: dict[str, float] = {}
-        self._revoked_families: dict[str, float] = {}
-        self._added = 0
-        self._next_look = 0  # additions until the next look, beyond PRUNE_EVERY
+        self._revoked_jtis: Ending[float] = Ending(_revocation_end)
+        self._revoked_families: Ending[float] = Ending(_revocation_end)
 
     def signing_key(self, algorithm: str, generate: Callable[[], bytes]) -> bytes:
         return generate()
 
     def add_refresh(self, token: str, record: RefreshRecord, *, now: float) -> None:
         with self._lock:
-            self._tick(now)
-            self._refresh[token] = record
+            self._forget_ended(now)
+            self._refresh.drop_down_to(MAX_REFRESH_TOKENS - 1)
+            self._refresh.set(token, tuple.__new__(tuple, record))
 
     def rotate(self, token: str, *, now: float, family_lifetime: int) -> tuple[str, RefreshRecord | None]:
         with self._lock:
-            record = self._refresh.get(token)
-            if record is None or record.family in self._revoked_families:
+            kept = self._refresh.held.get(token)
+            if kept is None or kept[1] in self._revoked_families.held:
                 return "unknown", None
+            record = RefreshRecord._make(kept)
             if record.used:
-                self._revoked_families[record.family] = now + family_lifetime + FORGET_AFTER
-                return "reused", RefreshRecord(record.username, record.family, record.expires_at, True)
+                self._revoked_families.set(record.family, now + family_lifetime + FORGET_AFTER)
+                return "reused", record
             if record.expires_at <= now:
-                return "expired", RefreshRecord(record.username, record.family, record.expires_at)
-            record.used = True
-            return "ok", RefreshRecord(record.username, record.family, record.expires_at, True)
+                return "expired", record
+            self._refresh.held[token] = (*kept[:3], True)  # the same end: its place in the heap stands
+            return "ok", record._replace(used=True)
 
     def refresh_owner(self, token: str) -> str | None:
-        record = self._refresh.get(token)
-        return record.username if record else None
+        kept = self._refresh.held.get(token)
+        return kept[0] if kept else None
 
     def refresh_record(self, token: str) -> RefreshRecord | None:
-        record = self._refresh.get(token)
-        return None if record is None or record.family in self._revoked_families else record
+        kept = self._refresh.held.get(token)
+        return None if kept is None or kept[1] in self._revoked_families.held else RefreshRecord._make(kept)
 
     def revoke(self, jti: str, expires_at: float, family: str | None, *, now: float, family_lifetime: int) -> None:
         with self._lock:
-            self._tick(now)
+            self._forget_ended(now)
             if len(self._revoked_jtis) + len(self._revoked_families) >= MAX_REVOCATIONS:
-                self._prune(now)
-                if len(self._revoked_jtis) + len(self._revoked_families) >= MAX_REVOCATIONS:
-                    raise RevocationsFull
+                raise RevocationsFull
             if family is not None:  # the family refuses the token too (its sid)
                 until = max(now + family_lifetime, expires_at) + FORGET_AFTER
-                self._revoked_families[family] = max(until, self._revoked_families.get(family, until))
+                self._revoked_families.set(family, max(until, self._revoked_families.held.get(family, until)))
             else:
-                self._revoked_jtis[jti] = max(expires_at + FORGET_AFTER, self._revoked_jtis.get(jti, 0.0))
+                self._revoked_jtis.set(jti, max(expires_at + FORGET_AFTER, self._revoked_jtis.held.get(jti, 0.0)))
 
     def is_revoked(self, jti: str, family: str | None) -> bool:
-        return jti in self._revoked_jtis or (family is not None and family in self._revoked_families)
+        return jti in self._revoked_jtis.held or (family is not None and family in self._revoked_families.held)
 
     def counts(self) -> dict[str, int]:
         return {
@@ -159,29 +166,13 @@ class MemoryTokenStore(TokenStore):
             self._refresh.clear()
             self._revoked_jtis.clear()
             self._revoked_families.clear()
-            self._added = self._next_look = 0
 
-    def _tick(self, now: float) -> None:
-        """Every PRUNE_EVERY additions, forget what the mock's clock has left behind (lock held)."""
-        self._added += 1
-        if self._added >= max(PRUNE_EVERY, self._next_look):
-            self._prune(now)
-
-    def _prune(self, now: float) -> None:
-        """Forget what expired FORGET_AFTER ago by the mock's clock; past
-        MAX_REFRESH_TOKENS refresh tokens, drop the earliest-expiring (lock held)."""
-        horizon = now - FORGET_AFTER
-        self._refresh = {t: r for t, r in self._refresh.items() if r.expires_at > horizon}
-        if len(self._refresh) > MAX_REFRESH_TOKENS:
-            excess = len(self._refresh) - (MAX_REFRESH_TOKENS - MAX_REFRESH_TOKENS // 10)
-            dropped = heapq.nsmallest(excess, self._refresh.items(), key=lambda item: item[1].expires_at)
-            for token, _ in dropped:
-                del self._refresh[token]
-        self._revoked_jtis = {j: until for j, until in self._revoked_jtis.items() if until > now}
-        self._revoked_families = {f: until for f, until in self._revoked_families.items() if until > now}
-        size = len(self._refresh) + len(self._revoked_jtis) + len(self._revoked_families)
-        self._added = 0
-        self._next_look = min(size // 4, MAX_REFRESH_TOKENS - len(self._refresh))
+    def _forget_ended(self, now: float) -> None:
+        """Forget refresh tokens that ended FORGET_AFTER ago by the mock's clock, and
+        revocations whose time is up (lock held)."""
+        self._refresh.forget_ended(now - FORGET_AFTER)
+        self._revoked_jtis.forget_ended(now)
+        self._revoked_families.forget_ended(now)
 
 
 # A refresh record is one hash field, "used<TAB>expires_at<TAB>family<TAB>username"
@@ -254,7 +245,7 @@ class RedisTokenStore(TokenStore):
     the mock's clock is frozen, so they could forget a revocation the mock still needs.
     These keys carry only the namespace's own TTL (a day after the last process touched
     it, renewed while any runs); what expires is found by the mock's clock and removed
-    every PRUNE_EVERY additions, as in memory."""
+    every PRUNE_EVERY additions."""
 
     def __init__(self, connection: RedisConnection) -> None:
         self.connection = connection
@@ -321,9 +312,7 @@ class RedisTokenStore(TokenStore):
         )
         if answer[0] == "unknown":
             return "unknown", None
-        record = _record(answer[1])
-        record.used = answer[0] != "expired"
-        return str(answer[0]), record
+        return str(answer[0]), _record(answer[1])._replace(used=answer[0] != "expired")
 
     @guarded
     def refresh_owner(self, token: str) -> str | None:
