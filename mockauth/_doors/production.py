@@ -17,6 +17,7 @@ connections of its own in each worker).
 from __future__ import annotations
 
 import errno
+import gc
 import os
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -135,6 +136,10 @@ def serve(
             return wsgi
 
     arbiter = os.getpid()
+    # What exists now (the app, its users and keys, every module) lives as long as the
+    # server: kept out of the garbage collector's passes, which would otherwise walk it
+    # in every worker (and, touching it, copy the arbiter's memory into each).
+    gc.freeze()
     try:
         _Gunicorn().run()
     except SystemExit as stop:
