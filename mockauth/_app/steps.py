@@ -6,8 +6,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable, Iterable, Mapping
+from functools import lru_cache
 from typing import Any
 
+from werkzeug.sansio.utils import get_host
 from werkzeug.wrappers import Response
 
 from .._fixtures import User
@@ -145,9 +147,18 @@ def check_password(app: App, username: str, password: str) -> User | None:
 
 def request_issuer(call: Call) -> str:
     """The URL this request reached the mock at (``http://127.0.0.1:8765``)."""
-    request = call.request
-    # Not request.url_root: it builds an IRI (IDNA decoding and all), a tenth of a login.
-    return f"{request.scheme}://{request.host}{request.environ.get('SCRIPT_NAME', '').rstrip('/')}"
+    environ = call.request.environ
+    server = (environ.get("SERVER_NAME"), environ.get("SERVER_PORT"))
+    return _base_url(environ["wsgi.url_scheme"], environ.get("HTTP_HOST"), server, environ.get("SCRIPT_NAME", ""))
+
+
+@lru_cache(maxsize=256)  # the few URLs a mock is reached at, asked about on every login
+def _base_url(scheme: str, host_header: str | None, server: tuple[str | None, str | None], script_name: str) -> str:
+    # As request.host finds the host (the port left out where it is the scheme's own);
+    # not request.url_root, which builds an IRI (IDNA decoding and all), a tenth of a login.
+    name, port = server
+    known_server = (name, int(port) if port and port.isdigit() else None) if name is not None else None
+    return f"{scheme}://{get_host(scheme, host_header, known_server)}{script_name.rstrip('/')}"
 
 
 def issuer_of(app: App, call: Call) -> str:
