@@ -55,7 +55,7 @@ def logged_path(method: str, path: str, code: str) -> str | None:
     route = path.split("?")[0]
     if method == "GET" and route.startswith("/_mockauth/") and route != "/_mockauth/" and code.startswith("2"):
         return None
-    return _SECRET_QUERY.sub(r"\1[redacted]", path)
+    return _SECRET_QUERY.sub(r"\1[redacted]", path) if "=" in path else path
 
 
 class _AccessLog:
@@ -88,9 +88,10 @@ class _AccessLog:
             if self._writer is None:
                 self._writer = threading.Thread(target=self._write_forever, name="mockauth-access-log", daemon=True)
                 self._writer.start()
-            crowded = len(self._waiting) >= self.MAX_WAITING
-            self._lines.notify()
-        if crowded:
+            waiting = len(self._waiting)
+            if waiting == 1:  # the first after a flush: the writer may be asleep
+                self._lines.notify()
+        if waiting >= self.MAX_WAITING:
             self.flush()
 
     def flush(self) -> None:
