@@ -69,3 +69,32 @@ def test_the_journal_cap_holds_in_every_store(state: str, request: pytest.Fixtur
     auth.journal.clear()
     assert len(auth.journal) == 0 and auth.journal.total == 0
     auth.stores.close()
+
+
+def test_long_field_names_and_content_types_leave_nothing_behind() -> None:
+    # What a request is checked with is remembered for the short names and types every
+    # client sends; a long one, sent by anyone, must not be kept (1,500 requests with
+    # 60 KB field names once held 61 MB).
+    import gc
+    import tracemalloc
+
+    client = Client(MockAuth.from_fixtures(journal_size=10).app)
+
+    def send(count: int) -> None:
+        for number in range(count):
+            long = f"{number:06d}" + "x" * 20_000
+            answer = client.post("/auth/login", data={long: "v", "username": USER, "password": "wrong"},
+                                 content_type=f"application/x-www-form-urlencoded; {long}=1")
+            assert answer.status_code == 401
+
+    send(5)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        send(100)  # 100 names and 100 types of 20 KB: 4 MB if they were kept
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 1_000_000

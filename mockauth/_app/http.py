@@ -115,7 +115,10 @@ def parse_body(request: Request, limit: int, *, form: bool = True, required: boo
     """The body as a mapping: form-urlencoded (when `form`) or a JSON object; no body
     at all is an empty mapping, or 400 when the body is `required`."""
     body = read_body(request, limit)
-    mimetype = mimetype_of(request.environ.get("CONTENT_TYPE", ""))
+    content_type = request.environ.get("CONTENT_TYPE", "")
+    # The few types clients send are remembered; a long header (any client may send
+    # one) is parsed afresh, so that the cache holds 64 short strings at most.
+    mimetype = _remembered_mimetype(content_type) if len(content_type) <= 200 else _mimetype(content_type)
     if not mimetype and not body:
         if required:
             raise bad_request(f"The request needs a {'JSON ' if not form else ''}body.")
@@ -131,10 +134,12 @@ def parse_body(request: Request, limit: int, *, form: bool = True, required: boo
     )
 
 
-@lru_cache(maxsize=64)  # clients send a few content types, over and over
-def mimetype_of(content_type: str) -> str:
+def _mimetype(content_type: str) -> str:
     """The media type of a Content-Type header, lowercased, as ``request.mimetype``."""
     return parse_options_header(content_type)[0].lower()
+
+
+_remembered_mimetype = lru_cache(maxsize=64)(_mimetype)
 
 
 def _parse_form(body: bytes) -> dict[str, Any]:

@@ -23,11 +23,23 @@ REDACTED = "[redacted]"
 _SECRET_WORDS = ("password", "passwd", "secret", "token")
 
 
-@lru_cache(maxsize=1024)  # every request asks about the same few field names
 def _secret(key: str) -> bool:
+    # Every request asks about the same few names, so short ones are remembered; a long
+    # one (a client may send any) is looked at afresh, or 1,024 remembered names of 60 KB
+    # would hold 60 MB.
+    return _remembered_secret(key) if len(key) <= MAX_CACHED_NAME else _holds_secret(key)
+
+
+MAX_CACHED_NAME = 100
+
+
+def _holds_secret(key: str) -> bool:
     # By name, and by what a name holds: a client's `password2` or `id_token` is as secret.
     lowered = key.lower()
     return key in SECRET_FIELDS or any(word in lowered for word in _SECRET_WORDS)
+
+
+_remembered_secret = lru_cache(maxsize=1024)(_holds_secret)
 
 
 # What one entry may hold, so that the journal's size bounds its memory whatever
