@@ -20,9 +20,9 @@ from .redis import STATE_TTL, RedisConnection, guarded
 PRUNE_EVERY = 1000
 # Bounds whatever the clock does (a frozen clock forgets nothing). Past
 # MAX_REFRESH_TOKENS the earliest-expiring refresh token is dropped for each one added:
-# a dropped one is refused as unknown, never let in. A revocation is never dropped while its token may
-# live (that would let it in again): past MAX_REVOCATIONS, a logout is refused instead
-# (RevocationsFull, answered 503) until some expire.
+# a dropped one is refused as unknown, never let in. A revocation is never dropped
+# while its token may live (that would let it in again): past MAX_REVOCATIONS, a logout
+# is refused instead (RevocationsFull, answered 503) until some expire.
 MAX_REFRESH_TOKENS = 100_000
 MAX_REVOCATIONS = 100_000
 
